@@ -1,0 +1,3 @@
+"""swarmdeploy: render, deploy and verify production Flask-SocketIO dashboards."""
+
+__version__ = "0.1.0"

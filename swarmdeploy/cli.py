@@ -1,0 +1,113 @@
+"""The `swarmdeploy` command: each subcommand parses options, makes one library call, reports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from swarmdeploy import __version__
+from swarmdeploy.errors import ProfileError, SwarmdeployError
+from swarmdeploy.findings import Finding
+from swarmdeploy.profile import check_profile, load_profile
+from swarmdeploy.render import render_profile
+from swarmdeploy.schema import schema_text
+from swarmdeploy.starter import write_starter
+from swarmdeploy.targets import TARGETS
+from swarmdeploy.templating import MODEL_VARIABLE
+
+PROFILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _report(findings: list[Finding]) -> None:
+    for finding in findings:
+        click.echo(finding.format(), err=True)
+
+
+class _Group(click.Group):
+    """Turns user mistakes into their message and exit code; bugs keep their traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ProfileError as error:
+            _report(error.findings)
+            errors = sum(1 for f in error.findings if f.severity == "error")
+            click.echo(f"{errors} error(s); nothing was written.", err=True)
+            sys.exit(error.exit_code)
+        except SwarmdeployError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(error.exit_code)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="swarmdeploy")
+def main() -> None:
+    """Render, deploy and verify a production Flask-SocketIO dashboard from one profile."""
+
+
+@main.command()
+@click.argument("profile", type=PROFILE)
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Bundle directory (default: build/<profile file name>).")
+@click.option("-t", "--target", "targets", multiple=True, type=click.Choice(sorted(TARGETS)),
+              help="Render only this target (repeatable; default: all).")
+@click.option("--force", is_flag=True, help="Replace an output directory that is not a swarmdeploy bundle.")
+def render(profile: Path, output: Path | None, targets: tuple[str, ...], force: bool) -> None:
+    """Render every layer's config from PROFILE into a bundle directory."""
+    result = render_profile(profile, output, list(targets) or None, force)
+    _report(result.warnings)
+    click.echo(f"Rendered {profile} into {result.directory}/")
+    for relative in [*sorted(result.files), "manifest.json"]:
+        click.echo(f"  {result.directory / relative}")
+
+
+@main.command()
+@click.argument("profiles", nargs=-1, required=True, type=PROFILE)
+def validate(profiles: tuple[Path, ...]) -> None:
+    """Check PROFILES and report every problem in each, not just the first."""
+    failed = False
+    for profile in profiles:
+        _, findings = check_profile(profile)
+        _report(findings)
+        errors = [f for f in findings if f.severity == "error"]
+        failed = failed or bool(errors)
+        verdict = f"{len(errors)} error(s)" if errors else "valid"
+        warnings = len(findings) - len(errors)
+        click.echo(f"{profile}: {verdict}" + (f", {warnings} warning(s)" if warnings else ""))
+    sys.exit(2 if failed else 0)
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+def schema(output: Path | None) -> None:
+    """Print the profile's JSON Schema (draft 2020-12) for editors."""
+    if output:
+        output.write_text(schema_text(), encoding="utf-8")
+        click.echo(f"Wrote {output}; point editors at it with: # yaml-language-server: $schema={output}")
+    else:
+        click.echo(schema_text(), nl=False)
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default="swarmdeploy.yaml")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path, force: bool) -> None:
+    """Write a commented starter profile to PATH (default swarmdeploy.yaml)."""
+    write_starter(path, force)
+    click.echo(f"Wrote {path}; edit it, then run: swarmdeploy validate {path}")
+
+
+@main.command("vars")
+@click.argument("profile", type=PROFILE)
+@click.option("--format", "output_format", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def vars_(profile: Path, output_format: str) -> None:
+    """Print the resolved model: exactly the variables the templates receive."""
+    variables = {MODEL_VARIABLE: load_profile(profile).model}
+    if output_format == "json":
+        click.echo(json.dumps(variables, indent=2, sort_keys=True))
+    else:
+        click.echo(yaml.safe_dump(variables, sort_keys=False), nl=False)

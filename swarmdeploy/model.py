@@ -1,0 +1,116 @@
+"""Resolve a valid profile into the model: every value a template or the server receives.
+
+The model is plain data (the same variables Ansible receives): defaults filled in, and values
+derived here once (ports, origins, TLS settings for the nginx version) so no template computes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Model = dict[str, Any]
+
+# Mozilla Server Side TLS 6.0 (FACTS.md §3).
+MOZILLA_TLS = {
+    "intermediate": {
+        "protocols": "TLSv1.2 TLSv1.3",
+        "ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+    },
+    "modern": {"protocols": "TLSv1.3", "ciphers": ""},
+    "off": {"protocols": "", "ciphers": ""},
+}
+# Mozilla's mapping of its profiles to ALB listener policies (FACTS.md §2).
+ALB_SSL_POLICIES = {
+    "intermediate": "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+    "modern": "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+    "off": "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+}
+ECDH_CURVES = "X25519:prime256v1:secp384r1"
+HSTS_HEADER = "max-age=63072000; includeSubDomains"
+# Where a balancer forwards from inside a private network (ALB nodes live in the VPC).
+PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.1"]
+NGINX_HTTP2_DIRECTIVE_SINCE = (1, 25, 1)
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _authority(host: str, port: int, default_port: int) -> str:
+    return host if port == default_port else f"{host}:{port}"
+
+
+def _gunicorn_args(server: dict[str, Any]) -> list[str]:
+    """gunicorn's arguments, less --bind: the same in the systemd unit and `swarmdeploy serve`."""
+    worker = ["-k", "gevent", "-w", "1"] if server["async_mode"] == "gevent" else ["-w", "1", "--threads", str(server["threads"])]
+    return [
+        "--no-control-socket",  # gunicorn 27 otherwise writes ~/.gunicorn, which ProtectHome forbids
+        *worker,
+        "--worker-connections", str(server["worker_connections"]),
+        "--log-level", server["log_level"],
+        "--access-logfile", "-",
+        "--error-logfile", "-",
+        f"{server['app']}()",
+    ]
+
+
+def resolve(data: dict[str, Any]) -> Model:
+    """The model for a profile that passed validation (schema defaults already filled in)."""
+    name = data["name"]
+    server = dict(data["server"])
+    socketio = dict(data["socketio"])
+    site = dict(data["site"])
+    tls = dict(data["tls"])
+    proxy = dict(data["proxy"])
+    balancer = dict(data["load_balancer"])
+    verify = dict(data["verify"])
+    tls_on = tls["profile"] != "off"
+    scheme, public_port, default_port = ("https", site["https_port"], 443) if tls_on else ("http", site["http_port"], 80)
+
+    server["ports"] = [server["base_port"] + i for i in range(server["instances"])]
+    server["bind_host"] = f"[{server['bind']}]" if ":" in server["bind"] else server["bind"]
+    # gunicorn's connections plus its own files and the Redis connection.
+    server["open_files_limit"] = server["worker_connections"] + 1024
+    server["venv"] = server["venv"] or f"/opt/swarmdeploy/{name}/venv"
+    server["config_dir"] = server["config_dir"] or f"/etc/swarmdeploy/{name}"
+    server["env_file"] = f"{server['config_dir']}/{name}.env"
+    server["gunicorn_args"] = _gunicorn_args(server)
+
+    if socketio["cors_allowed_origins"] is None:
+        socketio["cors_allowed_origins"] = [
+            f"{scheme}://{_authority(host, public_port, default_port)}" for host in site["server_names"] if "*" not in host
+        ]
+    socketio["ping_total"] = socketio["ping_interval"] + socketio["ping_timeout"]
+
+    site["public_authority_suffix"] = "" if public_port == default_port else f":{public_port}"
+    tls["enabled"] = tls_on
+    tls["hsts"] = tls["hsts"] and tls_on
+    tls.update(MOZILLA_TLS[tls["profile"]])
+    tls["ecdh_curves"] = ECDH_CURVES
+    tls["hsts_header"] = HSTS_HEADER
+
+    proxy["http2_directive"] = _version_tuple(proxy["version"]) >= NGINX_HTTP2_DIRECTIVE_SINCE
+    if proxy["real_ip_from"] is None:
+        proxy["real_ip_from"] = PRIVATE_RANGES if balancer["kind"] != "none" else []
+    # Each proxied WebSocket holds two descriptors (client and upstream) in the worker.
+    proxy["worker_rlimit_nofile"] = proxy["worker_connections"] * 2
+    proxy["upstream"] = f"{name.replace('-', '_')}_instances"
+
+    balancer["ssl_policy"] = balancer["ssl_policy"] or ALB_SSL_POLICIES[tls["profile"]]
+
+    verify["url"] = verify["url"] or f"{scheme}://{site['server_names'][0].removeprefix('*.')}{site['public_authority_suffix']}"
+    verify["origin"] = verify["origin"] or (socketio["cors_allowed_origins"] or [None])[0]
+
+    return {
+        "name": name,
+        "ident": name.replace("-", "_"),
+        "environment": data["environment"],
+        "server": server,
+        "socketio": socketio,
+        "site": site,
+        "tls": tls,
+        "proxy": proxy,
+        "load_balancer": balancer,
+        "verify": verify,
+    }

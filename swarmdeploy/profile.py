@@ -1,0 +1,68 @@
+"""Load, validate and resolve a profile: the first stage of the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from swarmdeploy.errors import ProfileError
+from swarmdeploy.findings import Finding
+from swarmdeploy.model import Model, resolve
+from swarmdeploy.rules import RULES
+from swarmdeploy.validation import schema_findings, with_defaults
+from swarmdeploy.yaml_source import YamlDocument, load_yaml
+
+# Schema problems that leave a field unreadable: rules reading that field are skipped.
+_UNREADABLE = {"schema.type", "schema.required", "yaml.duplicate-key"}
+
+
+@dataclass(frozen=True)
+class Profile:
+    path: Path
+    model: Model
+    warnings: list[Finding]
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """True when one dotted path equals or contains the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".") or not a or not b
+
+
+def _rule_findings(document: YamlDocument, schema: list[Finding]) -> list[Finding]:
+    unreadable = [f.path for f in schema if f.rule in _UNREADABLE]
+    data = with_defaults(document.data)
+    findings = []
+    for rule in RULES:
+        if any(_overlaps(read, bad) for read in rule.reads for bad in unreadable):
+            continue
+        for violation in rule.check(data):
+            path = tuple(int(p) if p.isdigit() else p for p in violation.path.split("."))
+            mark = document.mark_of(path)
+            findings.append(Finding(document.file, mark.line, mark.column, violation.path,
+                                    violation.message, violation.fix, rule.id, rule.severity))
+    return findings
+
+
+def check_profile(path: Path) -> tuple[YamlDocument, list[Finding]]:
+    """Every problem in the profile, errors and warnings, in file order."""
+    document, findings = load_yaml(path)
+    if any(f.rule == "yaml.syntax" for f in findings):
+        return document, findings
+    if not isinstance(document.data, dict):
+        return document, [Finding(str(path), 1, 1, "", "a profile is a YAML mapping of fields",
+                                  "start from `swarmdeploy init`", "schema.type")]
+    schema = schema_findings(document)
+    rules = _rule_findings(document, schema + findings)
+    # A rule's finding says more than the schema's at the same field (eventlet, origin form).
+    ruled = {f.path for f in rules}
+    schema = [f for f in schema if f.path not in ruled]
+    return document, sorted(findings + schema + rules, key=lambda f: (f.line, f.column, f.rule))
+
+
+def load_profile(path: Path) -> Profile:
+    """The resolved profile, or ProfileError listing every error."""
+    document, findings = check_profile(path)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise ProfileError(findings)
+    return Profile(path, resolve(with_defaults(document.data)), [f for f in findings if f.severity == "warning"])

@@ -1,0 +1,49 @@
+"""Render targets from a resolved model into files, and write them as a bundle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from swarmdeploy.bundle import manifest, write_bundle
+from swarmdeploy.errors import SwarmdeployError
+from swarmdeploy.findings import Finding
+from swarmdeploy.model import Model
+from swarmdeploy.profile import load_profile
+from swarmdeploy.targets import TARGETS
+from swarmdeploy.templating import render_template
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    directory: Path
+    files: dict[str, str]  # bundle-relative path -> content
+    warnings: list[Finding]
+
+
+def render_files(model: Model, targets: list[str] | None = None) -> dict[str, str]:
+    """Every file of the chosen targets (all by default), keyed by bundle-relative path."""
+    chosen = targets or list(TARGETS)
+    unknown = [t for t in chosen if t not in TARGETS]
+    if unknown:
+        raise SwarmdeployError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
+    files = {}
+    for target_name in chosen:
+        for output in TARGETS[target_name].outputs:
+            relative = f"{target_name}/{output.filename.format(name=model['name'])}"
+            files[relative] = render_template(output.template, model)
+    return files
+
+
+def default_output_dir(profile_path: Path) -> Path:
+    """build/<profile file stem>, so prod.yaml and dev.yaml of one app never overwrite each other."""
+    return Path("build") / profile_path.stem
+
+
+def render_profile(profile_path: Path, output: Path | None = None, targets: list[str] | None = None,
+                   force: bool = False) -> RenderResult:
+    profile = load_profile(profile_path)
+    files = render_files(profile.model, targets)
+    directory = output or default_output_dir(profile_path)
+    write_bundle(directory, files, manifest(files, profile.model, profile_path.name), force=force)
+    return RenderResult(directory, files, profile.warnings)

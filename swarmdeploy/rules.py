@@ -1,0 +1,219 @@
+"""Cross-field rules: what makes a profile incoherent across layers. Each has an id, a message and a fix.
+
+Rules read the profile with schema defaults filled in. A rule is skipped when a field it reads
+has the wrong type (the schema already reports that); it may read values the schema found out
+of range or not allowed, and its finding then replaces the schema's less specific one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from swarmdeploy.findings import Severity
+
+ProfileData = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: str
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    reads: tuple[str, ...]
+    check: Callable[[ProfileData], Iterator[Violation]]
+
+
+RULES: list[Rule] = []
+
+
+def rule(rule_id: str, reads: tuple[str, ...], severity: Severity = "error"):
+    def register(check: Callable[[ProfileData], Iterator[Violation]]):
+        RULES.append(Rule(rule_id, severity, reads, check))
+        return check
+
+    return register
+
+
+def value(data: ProfileData, dotted: str) -> Any:
+    current: Any = data
+    for part in dotted.split("."):
+        if not isinstance(current, dict):
+            return None
+        current = current.get(part)
+    return current
+
+
+ALB_MAX_IDLE_TIMEOUT = 4000
+_ORIGIN = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:(?P<port>[0-9]{1,5}))?$")
+
+
+@rule("timeout.below-ping", ("socketio.ping_interval", "socketio.ping_timeout", "proxy.read_timeout", "proxy.send_timeout", "load_balancer"))
+def _idle_timeouts_exceed_ping(data: ProfileData) -> Iterator[Violation]:
+    ping_total = value(data, "socketio.ping_interval") + value(data, "socketio.ping_timeout")
+    hops = ["proxy.read_timeout", "proxy.send_timeout"]
+    balancer = value(data, "load_balancer.kind")
+    if balancer == "alb":
+        hops.append("load_balancer.idle_timeout")
+    elif balancer == "haproxy":
+        hops += ["load_balancer.timeout_tunnel", "load_balancer.timeout_client", "load_balancer.timeout_server"]
+    for hop in hops:
+        seconds = value(data, hop)
+        if seconds <= ping_total:
+            yield Violation(
+                hop,
+                f"{seconds} s does not exceed socketio.ping_interval + socketio.ping_timeout = {ping_total} s; "
+                f"idle clients are cut off with 'transport close' every {seconds} s",
+                f"set {hop} above {ping_total} (3600 is usual), or lower the ping settings",
+            )
+
+
+@rule("alb.idle-timeout-range", ("load_balancer.kind", "load_balancer.idle_timeout", "socketio.ping_interval", "socketio.ping_timeout"))
+def _alb_idle_timeout_in_range(data: ProfileData) -> Iterator[Violation]:
+    seconds = value(data, "load_balancer.idle_timeout")
+    if value(data, "load_balancer.kind") == "alb" and seconds > ALB_MAX_IDLE_TIMEOUT:
+        yield Violation("load_balancer.idle_timeout", f"{seconds} s is above the ALB maximum of {ALB_MAX_IDLE_TIMEOUT} s",
+                        f"set load_balancer.idle_timeout between {value(data, 'socketio.ping_interval') + value(data, 'socketio.ping_timeout') + 1} and {ALB_MAX_IDLE_TIMEOUT}")
+
+
+@rule("instances.need-queue", ("server.instances", "server.message_queue"))
+def _instances_need_queue(data: ProfileData) -> Iterator[Violation]:
+    if value(data, "server.instances") > 1 and not value(data, "server.message_queue"):
+        yield Violation("server.instances",
+                        "several instances without a message queue: a broadcast reaches only the clients of one instance",
+                        "set server.message_queue: redis://127.0.0.1:6379/0 (a Redis all instances reach), or use instances: 1")
+
+
+@rule("instances.need-sticky", ("server.instances", "socketio.transports", "proxy.sticky"))
+def _instances_need_stickiness(data: ProfileData) -> Iterator[Violation]:
+    polling = "polling" in value(data, "socketio.transports")
+    if value(data, "server.instances") > 1 and polling and value(data, "proxy.sticky") == "none":
+        yield Violation("proxy.sticky",
+                        "several instances with polling enabled and no stickiness: polling requests of one session "
+                        "reach different instances and fail with 400 'Session ID unknown'",
+                        "set proxy.sticky: ip_hash (or hash_remote_addr), or socketio.transports: [websocket]")
+
+
+@rule("production.tls", ("environment", "tls.profile"))
+def _production_needs_tls(data: ProfileData) -> Iterator[Violation]:
+    if data.get("environment") == "production" and value(data, "tls.profile") == "off":
+        yield Violation("tls.profile", "TLS is off in production: the dashboard and its WebSocket travel in clear text",
+                        "set tls.profile: intermediate with tls.certificate and tls.certificate_key")
+
+
+@rule("production.hsts", ("environment", "tls.hsts"))
+def _production_needs_hsts(data: ProfileData) -> Iterator[Violation]:
+    if data.get("environment") == "production" and value(data, "tls.hsts") is False:
+        yield Violation("tls.hsts", "HSTS is off in production: a first visit over http:// can be downgraded",
+                        "set tls.hsts: true")
+
+
+@rule("production.cors-origins", ("environment", "socketio.cors_allowed_origins"))
+def _production_needs_explicit_origins(data: ProfileData) -> Iterator[Violation]:
+    if data.get("environment") != "production":
+        return
+    origins = value(data, "socketio.cors_allowed_origins")
+    if origins is None:
+        yield Violation("socketio", "production requires explicit socketio.cors_allowed_origins",
+                        "add cors_allowed_origins: [https://your.dashboard.host] under socketio")
+    elif "*" in origins:
+        yield Violation(f"socketio.cors_allowed_origins.{origins.index('*')}",
+                        "'*' accepts every origin in production (cross-site WebSocket hijacking)",
+                        "list the dashboard's origins instead, such as https://dashboard.example.com")
+
+
+@rule("cors.wildcard", ("environment", "socketio.cors_allowed_origins"), severity="warning")
+def _wildcard_origin_outside_production(data: ProfileData) -> Iterator[Violation]:
+    origins = value(data, "socketio.cors_allowed_origins") or []
+    if data.get("environment") != "production" and "*" in origins:
+        yield Violation(f"socketio.cors_allowed_origins.{origins.index('*')}",
+                        "'*' accepts every origin; fine for a trial, refused in production",
+                        "list the dashboard's origins, such as https://dashboard.example.com")
+
+
+def _origin_problem(origin: str) -> str | None:
+    if origin == "*" or _ORIGIN.match(origin):
+        port = _ORIGIN.match(origin).group("port") if origin != "*" else None
+        return f"port {port} is out of range" if port and not 0 < int(port) <= 65535 else None
+    if "://" not in origin:
+        return "has no scheme"
+    if origin != origin.lower():
+        return "has upper-case letters (browsers send origins in lower case)"
+    if re.match(r"^https?://[^/]+/", origin):
+        return "has a path or trailing slash (an origin is only scheme://host[:port])"
+    if not origin.startswith(("http://", "https://")):
+        return "has a scheme other than http or https"
+    return "is not of the form scheme://host[:port]"
+
+
+@rule("cors.origin-format", ("socketio.cors_allowed_origins", "verify.origin"))
+def _origins_are_full(data: ProfileData) -> Iterator[Violation]:
+    origins = value(data, "socketio.cors_allowed_origins") or []
+    candidates = [(f"socketio.cors_allowed_origins.{i}", o) for i, o in enumerate(origins)]
+    candidates.append(("verify.origin", value(data, "verify.origin")))
+    for path, origin in candidates:
+        if not isinstance(origin, str):
+            continue
+        problem = _origin_problem(origin)
+        if problem:
+            host = re.sub(r"^[a-zA-Z]*:?/*", "", origin).split("/")[0].lower() or "dashboard.example.com"
+            yield Violation(path, f"origin {origin!r} {problem}; it never matches the browser's Origin header",
+                            f"write it as https://{host}")
+
+
+@rule("tls.certificate-required", ("tls.profile", "tls.certificate", "tls.certificate_key"))
+def _tls_needs_certificate(data: ProfileData) -> Iterator[Violation]:
+    if value(data, "tls.profile") == "off":
+        return
+    for field in ("certificate", "certificate_key"):
+        if not value(data, f"tls.{field}"):
+            yield Violation("tls", f"tls.profile is {value(data, 'tls.profile')} but tls.{field} is not set",
+                            f"set tls.{field} to the PEM file's absolute path, or tls.profile: off outside production")
+
+
+@rule("tls.modern-ecdsa", ("tls.profile",), severity="warning")
+def _modern_needs_ecdsa(data: ProfileData) -> Iterator[Violation]:
+    if value(data, "tls.profile") == "modern":
+        yield Violation("tls.profile", "the modern profile (TLS 1.3 only) expects an ECDSA certificate",
+                        "make sure tls.certificate is ECDSA (P-256), or use tls.profile: intermediate")
+
+
+@rule("async.eventlet-refused", ("server.async_mode",))
+def _eventlet_refused(data: ProfileData) -> Iterator[Violation]:
+    if value(data, "server.async_mode") == "eventlet":
+        yield Violation("server.async_mode",
+                        "eventlet is refused: it is unmaintained, and gunicorn 26+ removed its eventlet worker",
+                        "use async_mode: gevent (least memory per connection) or threading")
+
+
+@rule("ports.overlap", ("server.base_port", "server.instances", "site.http_port", "site.https_port"))
+def _ports_do_not_overlap(data: ProfileData) -> Iterator[Violation]:
+    first = value(data, "server.base_port")
+    last = first + value(data, "server.instances") - 1
+    if last > 65535:
+        yield Violation("server.base_port", f"instance ports {first}-{last} run past 65535",
+                        "lower server.base_port or server.instances")
+    for field in ("site.http_port", "site.https_port"):
+        port = value(data, field)
+        if first <= port <= last:
+            yield Violation(field, f"port {port} is also an instance port ({first}-{last})",
+                            "move server.base_port or this port so they do not overlap")
+    if value(data, "site.http_port") == value(data, "site.https_port"):
+        yield Violation("site.https_port", "http_port and https_port are the same", "give HTTPS its own port, usually 443")
+
+
+@rule("verify.origin-allowed", ("socketio.cors_allowed_origins", "verify.origin"))
+def _verify_origin_is_allowed(data: ProfileData) -> Iterator[Violation]:
+    origin = value(data, "verify.origin")
+    origins = value(data, "socketio.cors_allowed_origins")
+    if origin and origins is not None and "*" not in origins and origin not in origins and _ORIGIN.match(origin):
+        yield Violation("verify.origin", f"{origin} is not in socketio.cors_allowed_origins, so verify would be refused",
+                        "use one of socketio.cors_allowed_origins, or add this origin there")

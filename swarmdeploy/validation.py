@@ -1,0 +1,92 @@
+"""Check a loaded profile against the JSON Schema and fill in the schema's defaults."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from swarmdeploy.findings import Finding
+from swarmdeploy.schema import profile_schema
+from swarmdeploy.yaml_source import FieldPath, YamlDocument
+
+_RANGE_KEYWORDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength"}
+_ITEM_KEYWORDS = {"minItems", "maxItems", "uniqueItems"}
+
+
+def dotted(path: FieldPath) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _expected(error: ValidationError) -> str:
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    return f"use {description}" if description else "see `swarmdeploy schema` for what this field accepts"
+
+
+def _finding(document: YamlDocument, path: FieldPath, message: str, fix: str, rule: str) -> Finding:
+    mark = document.mark_of(path)
+    return Finding(document.file, mark.line, mark.column, dotted(path), message, fix, rule)
+
+
+def _unknown_keys(document: YamlDocument, error: ValidationError) -> list[Finding]:
+    known = sorted(error.schema.get("properties", {}))
+    findings = []
+    for key in sorted(set(error.instance) - set(known), key=str):
+        path = tuple(error.absolute_path) + (key,)
+        close = difflib.get_close_matches(str(key), known, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else f"remove it; known fields here: {', '.join(known)}"
+        mark = document.key_marks.get(path) or document.mark_of(path)
+        findings.append(Finding(document.file, mark.line, mark.column, dotted(path),
+                                f"unknown field '{key}'", fix, "schema.unknown-key"))
+    return findings
+
+
+def _translate(document: YamlDocument, error: ValidationError) -> list[Finding]:
+    path = tuple(error.absolute_path)
+    keyword = error.validator
+    if keyword == "additionalProperties":
+        return _unknown_keys(document, error)
+    if keyword == "anyOf" and error.context:
+        return _translate(document, best_match(error.context))
+    if keyword == "required":
+        missing = error.message.split("'")[1]
+        return [_finding(document, path + (missing,), f"missing required field '{missing}'",
+                         f"add '{missing}' under {dotted(path) or 'the top level'}", "schema.required")]
+    if keyword == "type":
+        return [_finding(document, path, f"expected {error.validator_value}, got {error.instance!r}",
+                         _expected(error), "schema.type")]
+    if keyword in ("enum", "const"):
+        allowed = error.validator_value if keyword == "enum" else [error.validator_value]
+        return [_finding(document, path, f"{error.instance!r} is not allowed",
+                         "use one of: " + ", ".join(str(a) for a in allowed), "schema.enum")]
+    if keyword == "pattern":
+        return [_finding(document, path, f"{error.instance!r} has a form or characters not allowed here",
+                         _expected(error), "schema.pattern")]
+    if keyword in _RANGE_KEYWORDS:
+        return [_finding(document, path, error.message, _expected(error), "schema.range")]
+    if keyword in _ITEM_KEYWORDS:
+        return [_finding(document, path, error.message, _expected(error), "schema.items")]
+    return [_finding(document, path, error.message, _expected(error), f"schema.{keyword}")]
+
+
+def schema_findings(document: YamlDocument) -> list[Finding]:
+    validator = Draft202012Validator(profile_schema())
+    findings: list[Finding] = []
+    for error in validator.iter_errors(document.data):
+        findings.extend(_translate(document, error))
+    return sorted(findings, key=lambda f: (f.line, f.column, f.rule))
+
+
+def with_defaults(data: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A copy of data with every missing field that has a schema default filled in."""
+    schema = schema if schema is not None else profile_schema()
+    filled = copy.deepcopy(data)
+    for key, subschema in schema.get("properties", {}).items():
+        if key not in filled and "default" in subschema:
+            filled[key] = copy.deepcopy(subschema["default"])
+        if isinstance(filled.get(key), dict) and "properties" in subschema:
+            filled[key] = with_defaults(filled[key], subschema)
+    return filled
