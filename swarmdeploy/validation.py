@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import difflib
+from collections.abc import Iterator
 from typing import Any
 
-from jsonschema import Draft202012Validator
+import re
+
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from swarmdeploy.findings import Finding
@@ -15,6 +18,16 @@ from swarmdeploy.yaml_source import FieldPath, YamlDocument
 
 _RANGE_KEYWORDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength"}
 _ITEM_KEYWORDS = {"minItems", "maxItems", "uniqueItems"}
+
+
+def _whole_value_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    """JSON Schema's `$` means end of string; Python's also matches before a final newline,
+    which would let "host\n" through every anchored pattern and into a config file."""
+    if isinstance(instance, str) and not (re.search(pattern, instance) and "\n" not in instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+ProfileValidator = validators.extend(Draft202012Validator, {"pattern": _whole_value_pattern})
 
 
 def dotted(path: FieldPath) -> str:
@@ -73,7 +86,7 @@ def _translate(document: YamlDocument, error: ValidationError) -> list[Finding]:
 
 
 def schema_findings(document: YamlDocument) -> list[Finding]:
-    validator = Draft202012Validator(profile_schema())
+    validator = ProfileValidator(profile_schema())
     findings: list[Finding] = []
     for error in validator.iter_errors(document.data):
         findings.extend(_translate(document, error))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,22 @@ PROFILES = REPO / "profiles"
 EXAMPLE_PROFILES = sorted(PROFILES.glob("*.yaml"))
 
 
-def require_tool(name: str) -> str:
-    """The tool's path; a missing tool skips on a laptop but fails under CI=true."""
-    found = shutil.which(name) or (shutil.which(name, path=str(Path(os.sys.executable).parent)))
-    if found:
-        return found
-    message = f"{name} is not installed (scripts/setup installs it)"
+def _missing(message: str) -> None:
+    """Skip on a laptop; under CI=true every real component is installed, so fail."""
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_tool(name: str) -> str:
+    """The tool's path: on PATH or beside this Python (the venv's console scripts)."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if not found:
+        _missing(f"{name} is not installed (scripts/setup installs it)")
+    return found
+
+
+def require_file(path: Path) -> Path:
+    if not path.is_file():
+        _missing(f"{path} is missing (scripts/setup installs the package that ships it)")
+    return path
