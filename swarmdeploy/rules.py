@@ -76,20 +76,27 @@ def _idle_timeouts_exceed_ping(data: ProfileData) -> Iterator[Violation]:
             )
 
 
-@rule("alb.idle-timeout-range", ("load_balancer.kind", "load_balancer.idle_timeout", "socketio.ping_interval", "socketio.ping_timeout"))
+@rule("alb.idle-timeout-range", ("load_balancer.kind", "load_balancer.idle_timeout"))
 def _alb_idle_timeout_in_range(data: ProfileData) -> Iterator[Violation]:
     seconds = value(data, "load_balancer.idle_timeout")
     if value(data, "load_balancer.kind") == "alb" and seconds > ALB_MAX_IDLE_TIMEOUT:
         yield Violation("load_balancer.idle_timeout", f"{seconds} s is above the ALB maximum of {ALB_MAX_IDLE_TIMEOUT} s",
-                        f"set load_balancer.idle_timeout between {value(data, 'socketio.ping_interval') + value(data, 'socketio.ping_timeout') + 1} and {ALB_MAX_IDLE_TIMEOUT}")
+                        f"set load_balancer.idle_timeout to at most {ALB_MAX_IDLE_TIMEOUT} (3600 is usual)")
 
 
-@rule("instances.need-queue", ("server.instances", "server.message_queue"))
+@rule("instances.need-queue", ("server.instances", "server.message_queue", "load_balancer.kind"))
 def _instances_need_queue(data: ProfileData) -> Iterator[Violation]:
-    if value(data, "server.instances") > 1 and not value(data, "server.message_queue"):
+    if value(data, "server.message_queue"):
+        return
+    if value(data, "server.instances") > 1:
         yield Violation("server.instances",
                         "several instances without a message queue: a broadcast reaches only the clients of one instance",
                         "set server.message_queue: redis://127.0.0.1:6379/0 (a Redis all instances reach), or use instances: 1")
+    elif value(data, "load_balancer.kind") != "none":
+        yield Violation("load_balancer.kind",
+                        "a load balancer spreads clients over several hosts, but there is no message queue: "
+                        "a broadcast reaches only the clients of one host",
+                        "set server.message_queue to a Redis URL that every host reaches (never on a public interface)")
 
 
 @rule("instances.need-sticky", ("server.instances", "socketio.transports", "proxy.sticky"))
@@ -140,8 +147,12 @@ def _wildcard_origin_outside_production(data: ProfileData) -> Iterator[Violation
 
 
 def _origin_problem(origin: str) -> str | None:
-    if origin == "*" or _ORIGIN.match(origin):
-        port = _ORIGIN.match(origin).group("port") if origin != "*" else None
+    """What keeps origin from being a full scheme://host[:port], or None."""
+    if origin == "*":
+        return None
+    match = _ORIGIN.match(origin)
+    if match:
+        port = match.group("port")
         return f"port {port} is out of range" if port and not 0 < int(port) <= 65535 else None
     if "://" not in origin:
         return "has no scheme"
