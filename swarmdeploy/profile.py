@@ -9,6 +9,8 @@ from swarmdeploy.errors import ProfileError
 from swarmdeploy.findings import Finding
 from swarmdeploy.model import Model, resolve
 from swarmdeploy.rules import RULES
+
+RULES_BY_ID = {rule.id: rule for rule in RULES}
 from swarmdeploy.validation import schema_findings, with_defaults
 from swarmdeploy.yaml_source import YamlDocument, load_yaml
 
@@ -53,9 +55,8 @@ def check_profile(path: Path) -> tuple[YamlDocument, list[Finding]]:
                                   "start from `swarmdeploy init`", "schema.type")]
     schema = schema_findings(document)
     rules = _rule_findings(document, schema + findings)
-    # A rule's finding says more than the schema's at the same field (eventlet, origin form).
-    ruled = {f.path for f in rules}
-    schema = [f for f in schema if f.path not in ruled]
+    replaced = {(f.path, schema_rule) for f in rules for schema_rule in RULES_BY_ID[f.rule].replaces}
+    schema = [f for f in schema if (f.path, f.rule) not in replaced]
     return document, sorted(findings + schema + rules, key=lambda f: (f.line, f.column, f.rule))
 
 

@@ -30,14 +30,16 @@ class Rule:
     severity: Severity
     reads: tuple[str, ...]
     check: Callable[[ProfileData], Iterator[Violation]]
+    # Schema findings this rule explains better at the same field (eventlet is "not allowed", but why).
+    replaces: frozenset[str] = frozenset()
 
 
 RULES: list[Rule] = []
 
 
-def rule(rule_id: str, reads: tuple[str, ...], severity: Severity = "error"):
+def rule(rule_id: str, reads: tuple[str, ...], severity: Severity = "error", replaces: tuple[str, ...] = ()):
     def register(check: Callable[[ProfileData], Iterator[Violation]]):
-        RULES.append(Rule(rule_id, severity, reads, check))
+        RULES.append(Rule(rule_id, severity, reads, check, frozenset(replaces)))
         return check
 
     return register
@@ -56,7 +58,7 @@ ALB_MAX_IDLE_TIMEOUT = 4000
 _ORIGIN = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:(?P<port>[0-9]{1,5}))?$")
 
 
-@rule("timeout.below-ping", ("socketio.ping_interval", "socketio.ping_timeout", "proxy.read_timeout", "proxy.send_timeout", "load_balancer"))
+@rule("timeout.below-ping", ("socketio.ping_interval", "socketio.ping_timeout", "load_balancer.kind"))
 def _idle_timeouts_exceed_ping(data: ProfileData) -> Iterator[Violation]:
     ping_total = value(data, "socketio.ping_interval") + value(data, "socketio.ping_timeout")
     hops = ["proxy.read_timeout", "proxy.send_timeout"]
@@ -67,7 +69,7 @@ def _idle_timeouts_exceed_ping(data: ProfileData) -> Iterator[Violation]:
         hops += ["load_balancer.timeout_tunnel", "load_balancer.timeout_client", "load_balancer.timeout_server"]
     for hop in hops:
         seconds = value(data, hop)
-        if seconds <= ping_total:
+        if isinstance(seconds, int) and seconds <= ping_total:  # a mistyped hop is the schema's to report
             yield Violation(
                 hop,
                 f"{seconds} s does not exceed socketio.ping_interval + socketio.ping_timeout = {ping_total} s; "
@@ -76,7 +78,7 @@ def _idle_timeouts_exceed_ping(data: ProfileData) -> Iterator[Violation]:
             )
 
 
-@rule("alb.idle-timeout-range", ("load_balancer.kind", "load_balancer.idle_timeout"))
+@rule("alb.idle-timeout-range", ("load_balancer.kind", "load_balancer.idle_timeout"), replaces=("schema.range",))
 def _alb_idle_timeout_in_range(data: ProfileData) -> Iterator[Violation]:
     seconds = value(data, "load_balancer.idle_timeout")
     if value(data, "load_balancer.kind") == "alb" and seconds > ALB_MAX_IDLE_TIMEOUT:
@@ -92,7 +94,7 @@ def _instances_need_queue(data: ProfileData) -> Iterator[Violation]:
         yield Violation("server.instances",
                         "several instances without a message queue: a broadcast reaches only the clients of one instance",
                         "set server.message_queue: redis://127.0.0.1:6379/0 (a Redis all instances reach), or use instances: 1")
-    elif value(data, "load_balancer.kind") != "none":
+    elif value(data, "load_balancer.kind") in ("alb", "haproxy"):
         yield Violation("load_balancer.kind",
                         "a load balancer spreads clients over several hosts, but there is no message queue: "
                         "a broadcast reaches only the clients of one host",
@@ -165,7 +167,15 @@ def _origin_problem(origin: str) -> str | None:
     return "is not of the form scheme://host[:port]"
 
 
-@rule("cors.origin-format", ("socketio.cors_allowed_origins", "verify.origin"))
+def _suggested_origin(origin: str) -> str:
+    """The origin the user most likely meant, or the general form when it cannot be guessed safely."""
+    scheme, _, rest = origin.rpartition("://")
+    scheme = scheme.lower() if scheme.lower() in ("http", "https") else "https"
+    candidate = f"{scheme}://{rest.split('/')[0].lower()}"
+    return candidate if _ORIGIN.match(candidate) else "scheme://host[:port], such as https://dashboard.example.com"
+
+
+@rule("cors.origin-format", ("socketio.cors_allowed_origins", "verify.origin"), replaces=("schema.pattern",))
 def _origins_are_full(data: ProfileData) -> Iterator[Violation]:
     origins = value(data, "socketio.cors_allowed_origins") or []
     candidates = [(f"socketio.cors_allowed_origins.{i}", o) for i, o in enumerate(origins)]
@@ -175,14 +185,13 @@ def _origins_are_full(data: ProfileData) -> Iterator[Violation]:
             continue
         problem = _origin_problem(origin)
         if problem:
-            host = re.sub(r"^[a-zA-Z]*:?/*", "", origin).split("/")[0].lower() or "dashboard.example.com"
             yield Violation(path, f"origin {origin!r} {problem}; it never matches the browser's Origin header",
-                            f"write it as https://{host}")
+                            f"write it as {_suggested_origin(origin)}")
 
 
 @rule("tls.certificate-required", ("tls.profile", "tls.certificate", "tls.certificate_key"))
 def _tls_needs_certificate(data: ProfileData) -> Iterator[Violation]:
-    if value(data, "tls.profile") == "off":
+    if value(data, "tls.profile") not in ("intermediate", "modern"):
         return
     for field in ("certificate", "certificate_key"):
         if not value(data, f"tls.{field}"):
@@ -197,7 +206,7 @@ def _modern_needs_ecdsa(data: ProfileData) -> Iterator[Violation]:
                         "make sure tls.certificate is ECDSA (P-256), or use tls.profile: intermediate")
 
 
-@rule("async.eventlet-refused", ("server.async_mode",))
+@rule("async.eventlet-refused", ("server.async_mode",), replaces=("schema.enum",))
 def _eventlet_refused(data: ProfileData) -> Iterator[Violation]:
     if value(data, "server.async_mode") == "eventlet":
         yield Violation("server.async_mode",
@@ -219,6 +228,14 @@ def _ports_do_not_overlap(data: ProfileData) -> Iterator[Violation]:
                             "move server.base_port or this port so they do not overlap")
     if value(data, "site.http_port") == value(data, "site.https_port"):
         yield Violation("site.https_port", "http_port and https_port are the same", "give HTTPS its own port, usually 443")
+
+
+@rule("cors.origins-derivable", ("socketio.cors_allowed_origins", "site.server_names"))
+def _origins_derivable(data: ProfileData) -> Iterator[Violation]:
+    names = value(data, "site.server_names") or []
+    if value(data, "socketio.cors_allowed_origins") is None and names and all("*" in str(n) for n in names):
+        yield Violation("site.server_names", "every server name is a wildcard, so no origin can be derived from them",
+                        "list the dashboard's origins in socketio.cors_allowed_origins")
 
 
 @rule("verify.origin-allowed", ("socketio.cors_allowed_origins", "verify.origin"))

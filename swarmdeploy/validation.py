@@ -27,16 +27,52 @@ def _whole_value_pattern(validator: Any, pattern: str, instance: Any, schema: di
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-ProfileValidator = validators.extend(Draft202012Validator, {"pattern": _whole_value_pattern})
+def _is_integer(_checker: Any, instance: Any) -> bool:
+    """No 2.0 for an integer field: it would render as "2.0" in a config."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+ProfileValidator = validators.extend(
+    Draft202012Validator,
+    {"pattern": _whole_value_pattern},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
 
 
 def dotted(path: FieldPath) -> str:
     return ".".join(str(p) for p in path)
 
 
+_TYPE_WORDS = {"integer": "a whole number", "number": "a number", "string": "text", "boolean": "true or false",
+               "array": "a list", "object": "a mapping of fields", "null": "nothing"}
+
+
+def _about(error: ValidationError) -> str:
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    return f" ({description})" if description else ""
+
+
 def _expected(error: ValidationError) -> str:
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
     return f"use {description}" if description else "see `swarmdeploy schema` for what this field accepts"
+
+
+def _range_fix(error: ValidationError) -> str:
+    schema = error.schema
+    low = schema.get("minimum", schema.get("exclusiveMinimum"))
+    high = schema.get("maximum", schema.get("exclusiveMaximum"))
+    above = "above" if "exclusiveMinimum" in schema else "from"
+    if "minLength" in schema or "maxLength" in schema:
+        return f"use at most {schema.get('maxLength')} characters" + _about(error)
+    return f"use a value {above} {low} to {high}" + _about(error)
+
+
+def _type_fix(error: ValidationError) -> str:
+    expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+    words = " or ".join(_TYPE_WORDS.get(t, t) for t in expected if t != "null")
+    if "string" in expected and isinstance(error.instance, (int, float)):
+        return f'write it in quotes ("{error.instance}"): YAML read it as a number' + _about(error)
+    return f"use {words}" + _about(error)
 
 
 def _finding(document: YamlDocument, path: FieldPath, message: str, fix: str, rule: str) -> Finding:
@@ -63,14 +99,17 @@ def _translate(document: YamlDocument, error: ValidationError) -> list[Finding]:
     if keyword == "additionalProperties":
         return _unknown_keys(document, error)
     if keyword == "anyOf" and error.context:
-        return _translate(document, best_match(error.context))
+        # "value or null" fields: a bad value is about the value's branch, not about null.
+        branches = error.validator_value
+        relevant = [e for e in error.context if branches[e.schema_path[0]] != {"type": "null"}]
+        return _translate(document, best_match(relevant or error.context))
     if keyword == "required":
         missing = error.message.split("'")[1]
         return [_finding(document, path + (missing,), f"missing required field '{missing}'",
                          f"add '{missing}' under {dotted(path) or 'the top level'}", "schema.required")]
     if keyword == "type":
         return [_finding(document, path, f"expected {error.validator_value}, got {error.instance!r}",
-                         _expected(error), "schema.type")]
+                         _type_fix(error), "schema.type")]
     if keyword in ("enum", "const"):
         allowed = error.validator_value if keyword == "enum" else [error.validator_value]
         return [_finding(document, path, f"{error.instance!r} is not allowed",
@@ -79,7 +118,7 @@ def _translate(document: YamlDocument, error: ValidationError) -> list[Finding]:
         return [_finding(document, path, f"{error.instance!r} has a form or characters not allowed here",
                          _expected(error), "schema.pattern")]
     if keyword in _RANGE_KEYWORDS:
-        return [_finding(document, path, error.message, _expected(error), "schema.range")]
+        return [_finding(document, path, error.message, _range_fix(error), "schema.range")]
     if keyword in _ITEM_KEYWORDS:
         return [_finding(document, path, error.message, _expected(error), "schema.items")]
     return [_finding(document, path, error.message, _expected(error), f"schema.{keyword}")]

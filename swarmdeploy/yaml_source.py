@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,21 @@ import yaml
 from swarmdeploy.findings import Finding
 
 FieldPath = tuple[str | int, ...]
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class ProfileLoader(yaml.SafeLoader):
+    """Safe YAML with YAML 1.2 booleans: only true and false.
+
+    YAML 1.1 also reads on/off/yes/no as booleans, which turns `profile: off` into false.
+    """
+
+
+ProfileLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ProfileLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 @dataclass(frozen=True)
@@ -29,11 +45,17 @@ class YamlDocument:
     key_marks: dict[FieldPath, Mark] = field(default_factory=dict)
 
     def mark_of(self, path: FieldPath) -> Mark:
-        """The value's position, or the nearest enclosing one that exists in the file."""
-        for end in range(len(path), -1, -1):
-            if path[:end] in self.marks:
-                return self.marks[path[:end]]
-        return Mark(1, 1)
+        """Where to point for a field: its value, or the key of the nearest enclosing field.
+
+        A block mapping or list starts on the line after its key; the key's line reads better.
+        """
+        if path in self.marks:
+            value, key = self.marks[path], self.key_marks.get(path)
+            return key if key and key.line < value.line else value
+        for end in range(len(path) - 1, 0, -1):
+            if path[:end] in self.key_marks:
+                return self.key_marks[path[:end]]
+        return self.marks.get((), Mark(1, 1))
 
 
 def _mark(node: yaml.Node) -> Mark:
@@ -45,7 +67,7 @@ class _Builder:
 
     def __init__(self, document: YamlDocument) -> None:
         self.document = document
-        self.constructor = yaml.SafeLoader("")
+        self.constructor = ProfileLoader("")
         self.duplicates: list[Finding] = []
 
     def build(self, node: yaml.Node, path: FieldPath) -> Any:
@@ -77,22 +99,29 @@ class _Builder:
         return result
 
 
+def _syntax_finding(file: str, error: yaml.MarkedYAMLError) -> Finding:
+    """Point at where the broken construct starts (an unclosed quote's opening line), not at
+    the end of the file where the parser gave up."""
+    problem = error.problem or str(error)
+    message = f"YAML syntax error: {problem}"
+    mark = error.problem_mark
+    if error.context and error.context_mark:
+        message = f"YAML syntax error {error.context} that starts here: {problem}"
+        mark = error.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return Finding(file, line, column, "", message,
+                   "fix the YAML syntax at this position (indentation, a missing ':' or an unclosed quote)", "yaml.syntax")
+
+
 def load_yaml(path: Path) -> tuple[YamlDocument, list[Finding]]:
     """Parse one YAML file; syntax errors and duplicate keys come back as findings."""
     name = str(path)
     text = path.read_text(encoding="utf-8")
     document = YamlDocument(file=name, data=None)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=ProfileLoader)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = error.problem or str(error)
-        return document, [
-            Finding(name, line, column, "", f"YAML syntax error: {problem}",
-                    "fix the YAML syntax at this position (indentation, a missing ':' or an unclosed quote)",
-                    "yaml.syntax")
-        ]
+        return document, [_syntax_finding(name, error)]
     if node is None:
         document.data = {}
         return document, []
