@@ -75,6 +75,8 @@ def resolve(data: dict[str, Any]) -> Model:
     server["venv"] = server["venv"] or f"/opt/swarmdeploy/{name}/venv"
     server["config_dir"] = server["config_dir"] or f"/etc/swarmdeploy/{name}"
     server["env_file"] = f"{server['config_dir']}/{name}.env"
+    # Tokens named by auth_token_env / publish_token_env live here, never in the profile or bundle.
+    server["secrets_file"] = f"{server['config_dir']}/{name}.secrets.env"
     server["gunicorn_args"] = _gunicorn_args(server)
 
     if socketio["cors_allowed_origins"] is None:

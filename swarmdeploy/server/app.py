@@ -1,0 +1,72 @@
+"""The app factory gunicorn calls: `swarmdeploy.server:create_app()`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from swarmdeploy.server.broadcast import Publisher
+from swarmdeploy.server.config import ServerConfig, load_config
+from swarmdeploy.server.events import register_events
+from swarmdeploy.server.history import make_history
+from swarmdeploy.server.metrics import HandshakeErrorCounter, Metrics
+from swarmdeploy.server.routes import register_routes
+from swarmdeploy.server.runtime import tune_gc
+
+
+def _cors(origins: tuple[str, ...]) -> str | list[str] | None:
+    # [] would switch CORS handling off entirely; no origins means same-origin only (None).
+    if "*" in origins:
+        return "*"
+    return list(origins) or None
+
+
+def socketio_options(config: ServerConfig) -> dict[str, Any]:
+    """Every Flask-SocketIO / Engine.IO option comes from the profile; async_mode is always pinned
+    (an installed eventlet would otherwise win, FACTS.md §1)."""
+    options: dict[str, Any] = {
+        "async_mode": config.async_mode,
+        "path": config.socketio_path,
+        "transports": list(config.transports),
+        "ping_interval": config.ping_interval,
+        "ping_timeout": config.ping_timeout,
+        "max_http_buffer_size": config.max_http_buffer_size,
+        "compression_threshold": config.compression_threshold,
+        "cors_allowed_origins": _cors(config.cors_allowed_origins),
+        "cookie": config.cookie,
+        # No Flask session per connection: nothing here uses it, and it costs memory per client.
+        "manage_session": False,
+        "logger": config.log_level == "debug",
+        "engineio_logger": config.log_level == "debug",
+    }
+    if config.message_queue:
+        options["message_queue"] = config.message_queue
+        # One channel per deployment, so two profiles sharing a Redis never cross-deliver.
+        options["channel"] = f"swarmdeploy-{config.name}"
+    return options
+
+
+def create_app(config: ServerConfig | Mapping[str, Any] | None = None) -> Flask:
+    """The Flask app with Socket.IO, from SWARMDEPLOY_* variables (None), a resolved model,
+    a mapping of SWARMDEPLOY_* variables, or a ServerConfig."""
+    settings = load_config(config)
+    logging.getLogger("swarmdeploy").setLevel(settings.log_level.upper())
+    app = Flask(__name__)
+    app.config["SWARMDEPLOY"] = settings
+    socketio = SocketIO(app, **socketio_options(settings))
+    metrics = Metrics()
+    history = make_history(settings.message_queue, settings.name, settings.history_limit)
+    publisher = Publisher(socketio, history, metrics, settings.instance_id, settings.batch_interval,
+                          settings.batch_max_size)
+    register_events(socketio, settings, metrics, publisher, history)
+    register_routes(app, settings, metrics, publisher)
+    # Wrap after SocketIO(app) installed its middleware, so refused handshakes are seen.
+    app.wsgi_app = HandshakeErrorCounter(app.wsgi_app, settings.socketio_path, metrics)  # type: ignore[method-assign]
+    app.extensions["swarmdeploy"] = {"socketio": socketio, "metrics": metrics, "history": history,
+                                     "publisher": publisher}
+    tune_gc()
+    return app

@@ -1,0 +1,85 @@
+"""HTTP routes: /healthz, /metrics, POST /api/publish and the status page at /."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import time
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+
+from swarmdeploy import __version__
+from swarmdeploy.server.broadcast import Publisher
+from swarmdeploy.server.config import ServerConfig
+from swarmdeploy.server.events import NAME, token_matches
+from swarmdeploy.server.metrics import Metrics
+
+# The page loads only what this instance serves: no CDN, no inline script.
+STATUS_PAGE_CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'"
+
+
+def _is_loopback_client() -> bool:
+    """A direct loopback client: anything nginx proxies also comes from 127.0.0.1 but adds
+    X-Forwarded-For (the rendered site always sets it), so proxied requests never count."""
+    if request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded"):
+        return False
+    try:
+        return ipaddress.ip_address(request.environ.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
+def register_routes(app: Flask, config: ServerConfig, metrics: Metrics, publisher: Publisher) -> None:
+    started = time.monotonic()
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok", instance=config.instance_id, name=config.name, async_mode=config.async_mode,
+                       clients=metrics.clients, uptime=round(time.monotonic() - started, 3), version=__version__,
+                       message_queue=bool(config.message_queue), pid=os.getpid())
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> tuple[Any, int] | Response:
+        if not (config.metrics_public or _is_loopback_client()):
+            return "metrics are served to loopback clients only (server.metrics_public: false)\n", 404
+        return Response(metrics.exposition(), mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.post("/api/publish")
+    def http_publish() -> tuple[Response, int]:
+        if config.publish_token is None:
+            return jsonify(ok=False, error="publishing over HTTP is off: set server.publish_token_env"), 403
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token_matches(config.publish_token, token):
+            return jsonify(ok=False, error="send Authorization: Bearer <publish token>"), 401
+        body = request.get_json(silent=True)
+        room = body.get("room") if isinstance(body, dict) else None
+        event = body.get("event", "message") if isinstance(body, dict) else None
+        if not (isinstance(room, str) and NAME.match(room) and isinstance(event, str) and NAME.match(event)):
+            return jsonify(ok=False, error='send JSON {"room": ..., "event"?: ..., "data": ...}'), 400
+        record = publisher.publish(room, event, body.get("data"))
+        return jsonify(ok=True, seq=record["seq"], instance=config.instance_id), 202
+
+    def socketio_endpoint() -> tuple[str, int]:
+        return "served by Engine.IO\n", 404
+
+    # Never reached over HTTP: the Engine.IO middleware answers this path first. Flask-SocketIO
+    # pushes a request context with the handshake's URL for every event; without a matching
+    # rule each event raises and keeps a NotFound (a traceback cycle of ~50 objects), and
+    # collecting that garbage was the largest latency pause under load (docs/benchmarks.md).
+    # Two rules: werkzeug matches WebSocket handshakes only against websocket rules.
+    app.add_url_rule(f"{config.socketio_path}/", "socketio_polling", socketio_endpoint, methods=["GET", "POST"])
+    app.add_url_rule(f"{config.socketio_path}/", "socketio_websocket", socketio_endpoint, websocket=True)
+
+    @app.get("/")
+    def status_page() -> Response:
+        page = {
+            "path": config.socketio_path,
+            "transports": list(config.transports),
+            "instance": config.instance_id,
+            "authRequired": config.auth_token is not None,
+        }
+        response = Response(render_template("status.html", page=page, name=config.name))
+        response.headers["Content-Security-Policy"] = STATUS_PAGE_CSP
+        response.headers["Cache-Control"] = "no-store"
+        return response
