@@ -33,9 +33,10 @@ import aiohttp
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "server"))
+sys.path.insert(0, str(REPO / "tests"))
+from host_render import make_certificate  # noqa: E402
 from server_stack import (  # noqa: E402 - the tests' stack: same unit command line, same supervisor
-    Supervisor, free_ports, http_json, make_certificate, start_instances, start_nginx, start_redis, wait_until,
+    Supervisor, free_ports, http_json, start_instances, start_nginx, start_redis, wait_until,
 )
 
 MAX_CLIENTS = 9000  # two descriptors each in the client, below the 20,000 hard limit
@@ -62,7 +63,7 @@ def children(pid: int) -> list[int]:
 def prod_profile(workdir: Path, redis_url: str, instances: int | None) -> Path:
     """profiles/prod.yaml with only paths and ports changed (and instances when asked)."""
     data = yaml.safe_load((REPO / "profiles" / "prod.yaml").read_text())
-    cert, key = make_certificate(workdir)
+    cert, key = make_certificate(workdir, ["localhost"])
     https_port, http_port = free_ports(1), free_ports(1)
     count = instances or data["server"]["instances"]
     data["server"].update(base_port=free_ports(count), message_queue=redis_url, venv=sys.prefix,

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from host_render import make_certificate
 from server_stack import (
-    Stack, Supervisor, free_ports, http_json, make_certificate, start_instances, start_nginx, start_redis, wait_until,
+    Stack, Supervisor, free_ports, http_json, start_instances, start_nginx, start_redis, wait_until,
     write_profile,
 )
 
@@ -48,7 +49,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
     workdir = tmp_path_factory.mktemp("browser")
     supervisor = Supervisor(workdir)
     try:
-        cert, key = make_certificate(workdir)
+        cert, key = make_certificate(workdir, ["localhost"])
         https_port, other_https, http_port, other_http = (free_ports(1) for _ in range(4))
         profile = write_profile(
             workdir, instances=2, message_queue=start_redis(supervisor),

@@ -86,17 +86,6 @@ def write_profile(directory: Path, *, instances: int = 1, message_queue: str | N
     return path
 
 
-def make_certificate(directory: Path, hostname: str = "localhost") -> tuple[Path, Path]:
-    cert, key = directory / "fullchain.pem", directory / "privkey.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={hostname}",
-         "-addext", f"subjectAltName=DNS:{hostname}"],
-        check=True, capture_output=True, timeout=30,
-    )
-    return cert, key
-
-
 def unit_command(files: dict[str, str], name: str, port: int) -> list[str]:
     """ExecStart of the rendered unit for instance `port` (systemd expands %i to the port)."""
     unit = files[f"systemd/{name}@.service"]
