@@ -189,6 +189,14 @@ def _origins_are_full(data: ProfileData) -> Iterator[Violation]:
                             f"write it as {_suggested_origin(origin)}")
 
 
+@rule("socketio.upgrades-off", ("socketio.allow_upgrades", "socketio.transports"), severity="warning")
+def _upgrades_off(data: ProfileData) -> Iterator[Violation]:
+    if value(data, "socketio.allow_upgrades") is False and "polling" in value(data, "socketio.transports"):
+        yield Violation("socketio.allow_upgrades",
+                        "browsers start on polling and never upgrade: every event costs an HTTP request",
+                        "remove socketio.allow_upgrades (default true) unless a proxy on the way breaks WebSocket")
+
+
 @rule("tls.certificate-required", ("tls.profile", "tls.certificate", "tls.certificate_key"))
 def _tls_needs_certificate(data: ProfileData) -> Iterator[Violation]:
     if value(data, "tls.profile") not in ("intermediate", "modern"):

@@ -32,6 +32,7 @@ def socketio_options(config: ServerConfig) -> dict[str, Any]:
         "async_mode": config.async_mode,
         "path": config.socketio_path,
         "transports": list(config.transports),
+        "allow_upgrades": config.allow_upgrades,
         "ping_interval": config.ping_interval,
         "ping_timeout": config.ping_timeout,
         "max_http_buffer_size": config.max_http_buffer_size,

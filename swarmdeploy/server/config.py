@@ -33,6 +33,7 @@ class ServerConfig:
     metrics_public: bool = False
     socketio_path: str = "/socket.io"
     transports: tuple[str, ...] = ("websocket", "polling")
+    allow_upgrades: bool = True
     ping_interval: int = 25
     ping_timeout: int = 20
     cors_allowed_origins: tuple[str, ...] = ()
@@ -114,6 +115,7 @@ def config_from_env(env: Mapping[str, str]) -> ServerConfig:
             metrics_public=need("SWARMDEPLOY_METRICS_PUBLIC").lower() == "true",
             socketio_path=need("SWARMDEPLOY_SOCKETIO_PATH"),
             transports=_list(need("SWARMDEPLOY_TRANSPORTS")),
+            allow_upgrades=need("SWARMDEPLOY_ALLOW_UPGRADES").lower() == "true",
             ping_interval=int(need("SWARMDEPLOY_PING_INTERVAL")),
             ping_timeout=int(need("SWARMDEPLOY_PING_TIMEOUT")),
             cors_allowed_origins=_list(need("SWARMDEPLOY_CORS_ALLOWED_ORIGINS")),
