@@ -111,3 +111,57 @@ def vars_(profile: Path, output_format: str) -> None:
         click.echo(json.dumps(variables, indent=2, sort_keys=True))
     else:
         click.echo(yaml.safe_dump(variables, sort_keys=False), nl=False)
+
+
+@main.command()
+@click.argument("profile", type=PROFILE)
+@click.option("-i", "--instance", type=int, default=0, show_default=True,
+              help="Which instance: it listens on server.base_port + INSTANCE.")
+def serve(profile: Path, instance: int) -> None:
+    """Run one instance of the server in the foreground, exactly as its systemd unit does."""
+    from swarmdeploy.server.serve import serve as run_instance
+
+    run_instance(profile, instance)
+
+
+@main.command()
+@click.argument("profile", type=PROFILE, required=False)
+@click.option("--url", help="Public URL to verify (default: the profile's verify.url).")
+@click.option("--origin", help="Origin a browser would send (default: the profile's verify.origin).")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Trust this CA bundle instead of the system store.")
+@click.option("--host", "host_spec", help="Host to inspect with testinfra: local:// (default) or ssh://user@host.")
+@click.option("--only", multiple=True, help="Run only this check (repeatable).")
+@click.option("--soak", type=float, default=0.0, help="Hold an idle connection this many seconds.")
+@click.option("--browser", is_flag=True, help="Also load the status page in headless Chromium.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def verify(profile: Path | None, url: str | None, origin: str | None, ca_file: Path | None, host_spec: str | None,
+           only: tuple[str, ...], soak: float, browser: bool, as_json: bool, junit_xml: Path | None,
+           strict: bool) -> None:
+    """Prove a deployment works end to end; name the fix for every failure.
+
+    Without PROFILE or --url, verifies the last deployment recorded on this host.
+    """
+    from rich.console import Console
+
+    from swarmdeploy.verify import report
+    from swarmdeploy.verify.api import build_target
+    from swarmdeploy.verify.api import verify as run_verify
+    from swarmdeploy.verify.registry import CHECKS
+    from swarmdeploy.verify.result import Status
+
+    unknown = [name for name in only if name not in CHECKS]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}; choose from {', '.join(CHECKS)}", param_hint="--only")
+    target = build_target(profile, url, origin, ca_file, host_spec, soak, browser)
+    results = run_verify(target, list(only) or None)
+    if as_json:
+        click.echo(json.dumps(report.as_json(results, target.url), indent=2))
+    else:
+        report.table(results, Console(width=None if sys.stdout.isatty() else 160))
+    if junit_xml:
+        report.write_junit(results, junit_xml)
+    failing = {Status.FAIL, Status.WARN} if strict else {Status.FAIL}
+    sys.exit(1 if any(r.status in failing for r in results) else 0)

@@ -12,6 +12,7 @@ import json
 import os
 import queue
 import random
+import re
 import shlex
 import signal
 import socket
@@ -242,7 +243,11 @@ def start_nginx(supervisor: Supervisor, prefix: Path, files: dict[str, str], nam
             "-g", "daemon off;"]
     check = subprocess.run([*argv[:-2], "-t"], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
-    return supervisor.start(argv, label=f"nginx-{prefix.name}")
+    process = supervisor.start(argv, label=f"nginx-{prefix.name}")
+    for port in re.findall(r"listen 127\.0\.0\.1:(\d+)", site):
+        wait_until(lambda port=port: socket.create_connection(("127.0.0.1", int(port)), timeout=1).close() or True,
+                   START_TIMEOUT, f"nginx on port {port}", process, lambda: supervisor.log(f"nginx-{prefix.name}"))
+    return process
 
 
 # ---------------------------------------------------------------- clients

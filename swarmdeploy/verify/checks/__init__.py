@@ -1,0 +1,1 @@
+"""One module per verify check; swarmdeploy.verify.registry lists them all."""

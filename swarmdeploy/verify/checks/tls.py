@@ -1,0 +1,152 @@
+"""TLS: handshake, trusted chain, hostname, days to expiry, protocol versions, Mozilla compliance
+(sslyze), HSTS, and the HTTP->HTTPS redirect."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+import socket
+import ssl
+import warnings
+from pathlib import Path
+
+from cryptography import x509
+
+from swarmdeploy.verify.engineio import http_request
+from swarmdeploy.verify.result import Observation, Status
+from swarmdeploy.verify.target import Target
+from swarmdeploy.verify.tls_scan import mozilla_issues
+
+EXPIRY_WARNING_DAYS = 14
+# TLSv1 or TLSv1.1 as a whole word: not the TLSv1 inside TLSv1.2.
+LEGACY_PROTOCOLS = re.compile(r"^\s*ssl_protocols\s+[^;]*\bTLSv1(\.1)?(?![.\d])", re.M)
+_VERIFY_FIXES = {
+    10: "the certificate has expired: renew it (certbot renew) and reload nginx",
+    62: "the certificate does not name {host}: issue one that covers site.server_names, or fix verify.url",
+}
+UNTRUSTED_FIX = ("the chain is not trusted: serve the full chain (fullchain.pem) as tls.certificate, or pass "
+                 "--ca-file for a private CA")
+
+
+def _handshake(target: Target, context: ssl.SSLContext) -> tuple[str, str, bytes]:
+    with socket.create_connection((target.hostname, target.port), timeout=target.timeout) as raw:
+        with context.wrap_socket(raw, server_hostname=target.hostname) as tls:
+            return tls.version() or "?", tls.cipher()[0], tls.getpeercert(binary_form=True) or b""
+
+
+def _unverified_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _trust(target: Target) -> tuple[list[Observation], bytes]:
+    try:
+        version, cipher, der = _handshake(target, target.ssl_context())
+        return [Observation("handshake", Status.PASS, f"{version} {cipher}, chain trusted, name matches")], der
+    except ssl.SSLCertVerificationError as error:
+        fix = _VERIFY_FIXES.get(error.verify_code, UNTRUSTED_FIX).format(host=target.hostname)
+        failure = Observation("certificate", Status.FAIL, f"{error.verify_message} ({target.hostname})", fix)
+    except (ssl.SSLError, OSError) as error:
+        return [Observation("handshake", Status.FAIL, f"TLS handshake failed: {error}",
+                            "check tls.certificate/tls.certificate_key and that nginx listens with ssl")], b""
+    _, _, der = _handshake(target, _unverified_context())
+    return [failure], der
+
+
+def _expiry(der: bytes) -> Observation:
+    certificate = x509.load_der_x509_certificate(der)
+    days = (certificate.not_valid_after_utc - datetime.datetime.now(datetime.UTC)).days
+    if days < 0:
+        return Observation("expiry", Status.FAIL, f"expired {-days} days ago", _VERIFY_FIXES[10])
+    if days < EXPIRY_WARNING_DAYS:
+        return Observation("expiry", Status.WARN, f"expires in {days} days", "renew the certificate soon")
+    return Observation("expiry", Status.PASS, f"expires in {days} days")
+
+
+def _legacy_protocols(target: Target) -> list[Observation]:
+    """TLS 1.0/1.1 live (where OpenSSL still offers them) and in the deployed nginx files."""
+    observations = []
+    context = _unverified_context()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # deprecated is the point: we offer only these
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    try:
+        version, _, _ = _handshake(target, context)
+        observations.append(Observation("TLS 1.0/1.1", Status.FAIL, f"the server negotiated {version}",
+                                        "ssl_protocols TLSv1.2 TLSv1.3 (render the profile's nginx target)"))
+    except (ssl.SSLError, OSError):
+        observations.append(Observation("TLS 1.0/1.1", Status.PASS, "refused over the network"))
+    configs = [Path(p) for p in (target.deployment.files if target.deployment else {}) if p.endswith(".conf")]
+    legacy = [str(p) for p in configs if p.is_file() and LEGACY_PROTOCOLS.search(p.read_text(errors="replace"))]
+    if legacy:
+        observations.append(Observation("ssl_protocols", Status.FAIL, f"TLSv1/TLSv1.1 enabled in {', '.join(legacy)}",
+                                        "ssl_protocols TLSv1.2 TLSv1.3; redeploy the rendered nginx site"))
+    elif configs:
+        observations.append(Observation("ssl_protocols", Status.PASS, "no TLSv1/TLSv1.1 in the deployed nginx files"))
+    return observations
+
+
+def _mozilla(target: Target) -> Observation:
+    profile = target.expect("tls.profile", "intermediate")
+    issues = mozilla_issues(target, profile)
+    if not issues:
+        return Observation("Mozilla profile", Status.PASS, f"compliant with Mozilla {profile} (sslyze)")
+    return Observation("Mozilla profile", Status.FAIL, "; ".join(f"{k}: {v}" for k, v in issues.items()),
+                       f"deploy the nginx site rendered for tls.profile: {profile}")
+
+
+def _hsts(target: Target) -> Observation:
+    response = http_request(target, "GET", f"{target.base}/healthz")
+    header = response.headers.get("Strict-Transport-Security")
+    if header and "max-age=" in header:
+        return Observation("HSTS", Status.PASS, header)
+    wanted = target.expect("tls.hsts", True)
+    return Observation("HSTS", Status.FAIL if wanted else Status.PASS, "no Strict-Transport-Security header",
+                       "tls.hsts: true; keep add_header ... always at server level so no location drops it"
+                       if wanted else "")
+
+
+def _redirect(target: Target) -> Observation:
+    if target.model is None and target.port != 443:
+        return Observation("redirect", Status.SKIP, "HTTPS on a custom port: pass the profile to know the HTTP port")
+    http_port = target.expect("site.http_port", 80)
+    url = f"http://{target.hostname}:{http_port}/verify-redirect?x=1"
+    try:
+        response = http_request(target, "GET", url)
+    except OSError as error:
+        return Observation("redirect", Status.FAIL, f"nothing answers on port {http_port}: {error}",
+                           "the rendered nginx site listens on site.http_port and redirects to HTTPS")
+    location = response.headers.get("Location", "")
+    if response.status in (301, 308) and location.startswith("https://") and location.endswith("/verify-redirect?x=1"):
+        return Observation("redirect", Status.PASS, f"{response.status} -> {location}")
+    return Observation("redirect", Status.FAIL, f"HTTP {response.status} Location {location or '-'}",
+                       "redirect every http:// request with 308 to https:// (the rendered nginx site does)")
+
+
+def run(target: Target) -> list[Observation]:
+    if target.scheme != "https":
+        if target.expect("environment") == "production":
+            return [Observation("TLS", Status.FAIL, f"{target.url} is not https",
+                                "production needs TLS: tls.profile: intermediate and an https verify.url")]
+        return [Observation("TLS", Status.SKIP, "plain http (development)")]
+    observations, der = _trust(target)
+    if der:
+        observations.append(_expiry(der))
+    observations += _legacy_protocols(target)
+    if observations[0].status is Status.PASS:
+        observations.append(_mozilla(target))  # needs a trusted chain, or every item reads "path validation"
+    observations.append(_hsts_safely(target))
+    observations.append(_redirect(target))
+    return observations
+
+
+def _hsts_safely(target: Target) -> Observation:
+    try:
+        return _hsts(dataclasses.replace(target, insecure=True))  # the header matters here, not the chain
+    except OSError as error:
+        return Observation("HSTS", Status.FAIL, f"no HTTPS response: {error}", "see the handshake above")

@@ -1,0 +1,65 @@
+"""Reporters: a table for people (rich), JSON for machines, JUnit XML for CI systems."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from rich.console import Console
+from rich.table import Table
+
+from swarmdeploy.verify.result import CheckResult, Status
+
+STYLES = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
+
+
+def table(results: list[CheckResult], console: Console) -> None:
+    grid = Table(show_lines=False, title="swarmdeploy verify")
+    grid.add_column("check")
+    grid.add_column("status")
+    grid.add_column("what")
+    grid.add_column("saw / fix", overflow="fold")
+    for result in results:
+        for index, observation in enumerate(result.observations):
+            style = STYLES[observation.status]
+            name = f"{result.check} ({result.seconds * 1000:.0f} ms)" if index == 0 else ""
+            text = observation.saw + (f"\n[bold]fix:[/bold] {observation.fix}" if observation.fix
+                                      and observation.status in (Status.FAIL, Status.WARN) else "")
+            grid.add_row(name, f"[{style}]{observation.status.value.upper()}[/{style}]", observation.what, text)
+    console.print(grid)
+    counts = {status: sum(1 for r in results if r.status is status) for status in Status}
+    console.print(", ".join(f"{counts[s]} {s.value}" for s in Status))
+
+
+def as_json(results: list[CheckResult], url: str) -> dict[str, Any]:
+    return {
+        "url": url,
+        "status": "fail" if any(r.status is Status.FAIL for r in results) else "pass",
+        "checks": [
+            {"check": r.check, "title": r.title, "status": r.status.value, "seconds": round(r.seconds, 4),
+             "observations": [{"what": o.what, "status": o.status.value, "saw": o.saw, "fix": o.fix}
+                              for o in r.observations]}
+            for r in results
+        ],
+    }
+
+
+def write_junit(results: list[CheckResult], path: Path) -> None:
+    suite = ElementTree.Element("testsuite", name="swarmdeploy-verify", tests=str(len(results)),
+                                failures=str(sum(r.status is Status.FAIL for r in results)),
+                                skipped=str(sum(r.status is Status.SKIP for r in results)),
+                                time=f"{sum(r.seconds for r in results):.3f}")
+    for result in results:
+        case = ElementTree.SubElement(suite, "testcase", classname="swarmdeploy.verify", name=result.check,
+                                      time=f"{result.seconds:.3f}")
+        lines = "\n".join(f"{o.status.value.upper()} {o.what}: {o.saw}" + (f"\n  fix: {o.fix}" if o.fix else "")
+                          for o in result.observations)
+        if result.status is Status.FAIL:
+            ElementTree.SubElement(case, "failure", message=result.title).text = lines
+        elif result.status is Status.SKIP:
+            ElementTree.SubElement(case, "skipped", message=lines)
+        else:
+            ElementTree.SubElement(case, "system-out").text = lines
+    ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
