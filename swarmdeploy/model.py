@@ -85,6 +85,7 @@ def resolve(data: dict[str, Any]) -> Model:
         ]
     socketio["ping_total"] = socketio["ping_interval"] + socketio["ping_timeout"]
 
+    site["listen_prefix"] = f"{site['listen_address']}:" if site["listen_address"] else ""
     site["public_authority_suffix"] = "" if public_port == default_port else f":{public_port}"
     tls["enabled"] = tls_on
     tls["hsts"] = tls["hsts"] and tls_on

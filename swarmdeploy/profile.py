@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from swarmdeploy.errors import ProfileError
 from swarmdeploy.findings import Finding
@@ -60,10 +62,17 @@ def check_profile(path: Path) -> tuple[YamlDocument, list[Finding]]:
     return document, sorted(findings + schema + rules, key=lambda f: (f.line, f.column, f.rule))
 
 
-def load_profile(path: Path) -> Profile:
-    """The resolved profile, or ProfileError listing every error."""
+def load_profile(path: Path, adjust: Callable[[dict[str, Any]], None] | None = None) -> Profile:
+    """The resolved profile, or ProfileError listing every error.
+
+    `adjust` may change the validated data (defaults filled in) before it is resolved: deploy
+    uses it to place every path under --root.
+    """
     document, findings = check_profile(path)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise ProfileError(findings)
-    return Profile(path, resolve(with_defaults(document.data)), [f for f in findings if f.severity == "warning"])
+    data = with_defaults(document.data)
+    if adjust:
+        adjust(data)
+    return Profile(path, resolve(data), [f for f in findings if f.severity == "warning"])

@@ -197,6 +197,25 @@ def _upgrades_off(data: ProfileData) -> Iterator[Violation]:
                         "remove socketio.allow_upgrades (default true) unless a proxy on the way breaks WebSocket")
 
 
+@rule("production.self-signed", ("environment", "tls.self_signed"))
+def _production_refuses_self_signed(data: ProfileData) -> Iterator[Violation]:
+    if data.get("environment") == "production" and value(data, "tls.self_signed") is True:
+        yield Violation("tls.self_signed", "a self-signed certificate in production: every browser refuses it",
+                        "use a certificate from a CA (Let's Encrypt) and remove tls.self_signed")
+
+
+@rule("queue.managed-loopback", ("server.message_queue", "server.message_queue_managed"))
+def _managed_queue_is_local(data: ProfileData) -> Iterator[Violation]:
+    url = value(data, "server.message_queue")
+    if value(data, "server.message_queue_managed") is True:
+        if not url:
+            yield Violation("server.message_queue_managed", "a managed queue needs server.message_queue",
+                            "set server.message_queue: redis://127.0.0.1:6379/0")
+        elif not re.match(r"^redis://(127\.0\.0\.1|localhost)(:[0-9]+)?(/[0-9]+)?$", url):
+            yield Violation("server.message_queue", "a managed Redis listens on loopback only, never on a public interface",
+                            "use redis://127.0.0.1:PORT/0, or run the Redis yourself and drop message_queue_managed")
+
+
 @rule("tls.certificate-required", ("tls.profile", "tls.certificate", "tls.certificate_key"))
 def _tls_needs_certificate(data: ProfileData) -> Iterator[Violation]:
     if value(data, "tls.profile") not in ("intermediate", "modern"):
