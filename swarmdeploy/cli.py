@@ -165,3 +165,112 @@ def verify(profile: Path | None, url: str | None, origin: str | None, ca_file: P
         report.write_junit(results, junit_xml)
     failing = {Status.FAIL, Status.WARN} if strict else {Status.FAIL}
     sys.exit(1 if any(r.status in failing for r in results) else 0)
+
+
+ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"), show_default=True,
+                    help="Install under this directory instead of / (every path of the profile moves under it).")
+MANAGER = click.option("--service-manager", type=click.Choice(["systemd", "process"]), default="systemd",
+                       show_default=True, help="systemd on real hosts; process where systemd is not PID 1.")
+
+
+@main.command()
+@click.argument("profile", type=PROFILE)
+@ROOT
+@MANAGER
+@click.option("--dry-run", is_flag=True, help="Validate, render, preflight and show the plan; change nothing.")
+@click.option("--no-verify", is_flag=True, help="Do not verify after applying.")
+@click.option("--no-rollback", is_flag=True, help="Keep a failed release current instead of restoring the previous.")
+@click.option("--yes", is_flag=True, help="Apply the plan without asking.")
+def deploy(profile: Path, root: Path, service_manager: str, dry_run: bool, no_verify: bool, no_rollback: bool,
+           yes: bool) -> None:
+    """Install PROFILE's release, start it, verify it, and roll back if verification fails."""
+    from rich.console import Console
+
+    from swarmdeploy.deploy.transaction import DeployOptions
+    from swarmdeploy.deploy.transaction import deploy as run_deploy
+    from swarmdeploy.verify import report
+
+    def confirm(_plan) -> bool:
+        return yes or click.confirm("Apply this plan?", default=False)
+
+    def show(results) -> None:
+        report.table(results, Console(width=None if sys.stdout.isatty() else 160))
+
+    result = run_deploy(profile, DeployOptions(root=root.absolute(), service_manager=service_manager,
+                                               dry_run=dry_run, verify=not no_verify, rollback=not no_rollback,
+                                               confirm=confirm, echo=click.echo, show_results=show))
+    if result.release:
+        click.echo(f"Deployed release {result.release.id}.")
+
+
+def _deployment_name(root: Path, name: str | None) -> str:
+    from swarmdeploy.deploy.layout import deployments
+
+    if name:
+        return name
+    found = deployments(root)
+    if len(found) != 1:
+        raise click.UsageError(f"name the deployment: found {', '.join(found) or 'none'} under {root}")
+    return found[0]
+
+
+@main.command()
+@click.argument("name", required=False)
+@ROOT
+@click.option("--json", "as_json", is_flag=True)
+def status(name: str | None, root: Path, as_json: bool) -> None:
+    """The current release, its services and their health, and the last verify result."""
+    from swarmdeploy.deploy.status import deployment_status
+
+    report = deployment_status(root.absolute(), _deployment_name(root, name))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"{report['name']}: release {report['release'] or 'none'} ({report['service_manager']})")
+    for row in report["services"]:
+        health = row.get("health")
+        state = "running" if row["running"] else "STOPPED"
+        detail = f", healthy, {health['clients']} clients" if health else (", no /healthz" if "health" in row else "")
+        click.echo(f"  {row['service']:<16} {state} pid {row['pid'] or '-'}{detail}")
+    last = report["last_verify"]
+    click.echo(f"last verify: {last['status']} for release {last['release']}" if last else "last verify: none")
+
+
+@main.command()
+@click.argument("name", required=False)
+@ROOT
+def releases(name: str | None, root: Path) -> None:
+    """The releases kept for a deployment, newest last; * marks the current one."""
+    from swarmdeploy.deploy.layout import Layout
+    from swarmdeploy.deploy.releases import current_release, list_releases
+
+    layout = Layout(root.absolute(), _deployment_name(root, name))
+    current = current_release(layout)
+    for release in list_releases(layout):
+        mark = "*" if current and release.id == current.id else " "
+        click.echo(f"{mark} {release.id}  {release.info['created']}  {release.info['profile']}")
+
+
+@main.command()
+@click.argument("release", required=False)
+@click.option("--name", help="The deployment (needed when several live under --root).")
+@ROOT
+@MANAGER
+def rollback(release: str | None, name: str | None, root: Path, service_manager: str) -> None:
+    """Make RELEASE (default: the one before the current) current again, restart and verify it."""
+    from swarmdeploy.deploy.transaction import rollback as run_rollback
+
+    restored = run_rollback(root.absolute(), _deployment_name(root, name), release, service_manager, click.echo)
+    click.echo(f"Release {restored.id} is current and verifies.")
+
+
+@main.command()
+@click.argument("name", required=False)
+@ROOT
+def stop(name: str | None, root: Path) -> None:
+    """Stop every service the process manager runs for a deployment."""
+    from swarmdeploy.deploy.layout import Layout
+    from swarmdeploy.deploy.process_manager import ProcessManager
+
+    ProcessManager(Layout(root.absolute(), _deployment_name(root, name))).stop_all()
+    click.echo("Stopped.")

@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 from server_stack import Stack, Supervisor, free_ports, start_instances, start_nginx, start_redis
-from tls_ca import PrivateCA
 
+from swarmdeploy.deploy.certificates import PrivateCA
 from swarmdeploy.verify.api import build_target
 from swarmdeploy.verify.target import Deployment, Target
 
@@ -79,13 +79,13 @@ def _profile(workdir: Path, scenario: Scenario, redis_url: str, cert: Path, key:
 
 
 def _certificate(ca: PrivateCA, kind: str) -> tuple[Path, Path]:
-    if kind == "wrong-host":
-        return ca.issue("site", ["wrong.example.com"])
-    return ca.issue("site", ["localhost"], expired=kind == "expired")
+    chain, key = ca.ca_file.with_name("fullchain.pem"), ca.ca_file.with_name("privkey.pem")
+    ca.issue(chain, key, ["wrong.example.com" if kind == "wrong-host" else "localhost"], expired=kind == "expired")
+    return chain, key
 
 
 def deploy(workdir: Path, supervisor: Supervisor, scenario: Scenario) -> RunningStack:
-    ca = PrivateCA(workdir / "ca")
+    ca = PrivateCA(workdir / "ca" / "ca.pem", days=60)
     cert, key = _certificate(ca, scenario.certificate)
     profile = _profile(workdir, scenario, start_redis(supervisor), cert, key)
     stack = start_instances(supervisor, profile, scenario.env)

@@ -121,6 +121,15 @@ class PollingSession:
         self._check(http_request(self.target, "POST", url, headers, RECORD_SEPARATOR.join(packets).encode()),
                     "a polling POST")
 
+    def close(self) -> None:
+        """Say goodbye (Engine.IO close packet) so the server frees the session now, not after ping_timeout."""
+        if self.sid:
+            try:
+                self.send("1")
+            except (EngineIOError, OSError):
+                pass  # the session is already gone
+            self.sid = None
+
     def connect_socketio(self, auth: dict[str, str] | None) -> None:
         """Join the default namespace; raises when the server refuses (auth, CORS)."""
         self.send("40" + (json.dumps(auth) if auth else ""))

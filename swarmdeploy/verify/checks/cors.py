@@ -25,6 +25,7 @@ def _try(target: Target, origin: str) -> tuple[bool, str]:
             return False, "refused (400 Not an accepted origin)"
         raise
     echoed = session.last.headers.get("Access-Control-Allow-Origin") if session.last else None
+    session.close()
     return True, f"accepted, Access-Control-Allow-Origin: {echoed}"
 
 

@@ -23,8 +23,11 @@ async def _websocket_open_packet(target: Target) -> dict[str, Any]:
 
 
 def _open_packet(target: Target) -> tuple[dict[str, Any], str]:
+    session = PollingSession(target)
     try:
-        return PollingSession(target).open(), "polling"
+        handshake = session.open()
+        session.close()
+        return handshake, "polling"
     except EngineIOError as error:
         if not error.transport_refused:
             raise

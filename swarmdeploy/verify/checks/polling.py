@@ -25,6 +25,7 @@ def run(target: Target) -> list[Observation]:
         session.connect_socketio(target.auth)
         started = time.monotonic()
         pong = session.call_ping({"check": "polling"}, started + target.timeout)
+        session.close()
     except EngineIOError as error:
         if error.session_unknown:
             return observations + [Observation("ping over polling", Status.SKIP, SESSION_MOVED)]

@@ -25,6 +25,7 @@ def run(target: Target) -> list[Observation]:
                 pong = session.call_ping({"check": "stickiness", "n": number}, time.monotonic() + target.timeout)
                 instances_seen.add(str(pong.get("instance")))
                 requests += 2
+            session.close()
         except EngineIOError as error:
             if not error.session_unknown:
                 raise

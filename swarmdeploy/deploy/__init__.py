@@ -1,0 +1,1 @@
+"""`swarmdeploy deploy`: a deploy is a transaction that ends verified or with the previous release restored."""

@@ -1,0 +1,124 @@
+"""Everything a deploy checks before it changes anything: configs as they will run, TLS files,
+ports, the message queue, the app factory."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from swarmdeploy.deploy.certificates import certificate_problems, create_self_signed
+from swarmdeploy.deploy.releases import Release
+from swarmdeploy.render import render_files
+
+Model = dict[str, Any]
+
+
+def _nginx_test(model: Model, nginx: str, workdir: Path) -> list[str]:
+    """nginx -t on the staged config, with pid and logs in a scratch dir so the check writes nothing else."""
+    probe = copy.deepcopy(model)
+    probe["proxy"]["pid_file"] = str(workdir / "nginx.pid")
+    probe["proxy"]["log_dir"] = str(workdir)
+    if probe["tls"]["enabled"] and not Path(probe["tls"]["certificate"]).exists() and probe["tls"]["self_signed"]:
+        probe["tls"]["certificate"], probe["tls"]["certificate_key"] = str(workdir / "c.pem"), str(workdir / "k.pem")
+        create_self_signed(Path(probe["tls"]["certificate"]), Path(probe["tls"]["certificate_key"]),
+                           probe["site"]["server_names"])
+    for relative, text in render_files(probe, ["nginx"]).items():
+        (workdir / Path(relative).name).write_text(text)
+    result = subprocess.run([nginx, "-p", f"{workdir}/", "-c", str(workdir / "nginx.conf"), "-e",
+                             str(workdir / "startup.log"), "-t"], capture_output=True, text=True, timeout=60)
+    return [] if result.returncode == 0 else [f"nginx -t: {result.stderr.strip()}"]
+
+
+def _units_verify(files: dict[str, str], model: Model, workdir: Path) -> list[str]:
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        return []
+    for relative, text in files.items():
+        if relative.startswith("systemd/") and relative.endswith((".service", ".target")):
+            (workdir / Path(relative).name).write_text(text)
+    units = [f"{model['name']}@{port}.service" for port in model["server"]["ports"]] + [f"{model['name']}.target"]
+    result = subprocess.run([analyze, "verify", *units], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "SYSTEMD_UNIT_PATH": f"{workdir}:"})
+    return [] if result.returncode == 0 and not result.stderr else [f"systemd-analyze verify: {result.stderr.strip()}"]
+
+
+def _tls(model: Model) -> list[str]:
+    tls = model["tls"]
+    if not tls["enabled"] or (tls["self_signed"] and not Path(tls["certificate"]).exists()):
+        return []
+    return certificate_problems(Path(tls["certificate"]), Path(tls["certificate_key"]), model["site"]["server_names"])
+
+
+def ports_of(model: Model) -> dict[int, str]:
+    """Every port the deployment listens on -> the address it binds."""
+    listen = (model["site"]["listen_address"] or "0.0.0.0").strip("[]")
+    ports = {port: model["server"]["bind"] for port in model["server"]["ports"]}
+    ports[model["site"]["http_port"]] = listen
+    if model["tls"]["enabled"]:
+        ports[model["site"]["https_port"]] = listen
+    if model["server"]["message_queue_managed"]:
+        from urllib.parse import urlsplit
+
+        ports[urlsplit(model["server"]["message_queue"]).port or 6379] = "127.0.0.1"
+    return ports
+
+
+def _port_free(address: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def _ports(model: Model, previous: Release | None) -> list[str]:
+    ours = set(ports_of(previous.model)) if previous else set()
+    return [f"port {port} on {address} is in use by another program: stop it or change the profile's port"
+            for port, address in ports_of(model).items() if port not in ours and not _port_free(address, port)]
+
+
+def _queue(model: Model, previous: Release | None) -> list[str]:
+    url = model["server"]["message_queue"]
+    if not url:
+        return []
+    managed_and_new = model["server"]["message_queue_managed"] and not (previous and previous.model["server"][
+        "message_queue_managed"])
+    if managed_and_new:
+        return []  # the process manager starts it
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        return [f"the message queue {url} does not answer: {error}"]
+    return []
+
+
+def _app_importable(model: Model) -> list[str]:
+    module, _, factory = model["server"]["app"].partition(":")
+    python = Path(model["server"]["venv"]) / "bin" / "python"
+    if not python.exists():
+        return [f"{python} does not exist: create the virtualenv server.venv and install the app there"]
+    result = subprocess.run([str(python), "-c", "import importlib, sys; getattr(importlib.import_module(sys.argv[1]), "
+                             "sys.argv[2])", module, factory], capture_output=True, text=True, timeout=120)
+    return [] if result.returncode == 0 else [f"cannot import {model['server']['app']}: "
+                                              f"{result.stderr.strip().splitlines()[-1:]}"]
+
+
+def preflight(model: Model, files: dict[str, str], previous: Release | None, nginx: str) -> list[str]:
+    """Problems that stop the deploy before anything changes; empty when it may proceed."""
+    with tempfile.TemporaryDirectory(prefix="swarmdeploy-preflight-") as scratch:
+        nginx_dir, units_dir = Path(scratch) / "nginx", Path(scratch) / "units"
+        nginx_dir.mkdir()
+        units_dir.mkdir()
+        return (_nginx_test(model, nginx, nginx_dir) + _units_verify(files, model, units_dir) + _tls(model)
+                + _ports(model, previous) + _queue(model, previous) + _app_importable(model))
