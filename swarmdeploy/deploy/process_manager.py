@@ -37,13 +37,15 @@ class ProcessManager:
     def __init__(self, layout: Layout, nginx: str = "nginx") -> None:
         self.layout = layout
         self.run = layout.run
+        # Pid files of their own: nginx writes (and deletes) its pid file in the run dir too.
+        self.pids = layout.run / "supervise"
         self.nginx = nginx
 
     # -- one service -------------------------------------------------------------------------
 
     def _pid(self, name: str, suffix: str = "pid") -> int | None:
         try:
-            pid = int((self.run / f"{name}.{suffix}").read_text())
+            pid = int((self.pids / f"{name}.{suffix}").read_text())
         except (OSError, ValueError):
             return None
         return pid if _alive(pid) else None
@@ -56,11 +58,11 @@ class ProcessManager:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def start(self, service: Service) -> None:
-        self.run.mkdir(parents=True, exist_ok=True)
+        self.pids.mkdir(parents=True, exist_ok=True)
         (self.run / "nginx").mkdir(exist_ok=True)
         with (self.run / f"{service.name}.log").open("ab") as log:
             subprocess.Popen(
-                [sys.executable, "-m", "swarmdeploy.deploy.supervisor", str(self.run), service.name,
+                [sys.executable, "-m", "swarmdeploy.deploy.supervisor", str(self.pids), service.name,
                  service.stop_signal.name, "--", *service.argv],
                 env={**base_environment(), **service.env}, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, cwd=self.run, start_new_session=True)
@@ -78,8 +80,8 @@ class ProcessManager:
                 os.kill(stuck, signal.SIGKILL)
 
     def running_instances(self) -> list[str]:
-        return sorted(p.stem for p in self.run.glob("instance-*.pid") if not p.stem.endswith(".child")
-                      and self.running(p.stem)) if self.run.is_dir() else []
+        return sorted(p.stem for p in self.pids.glob("instance-*.pid") if not p.stem.endswith(".child")
+                      and self.running(p.stem)) if self.pids.is_dir() else []
 
     # -- a release ---------------------------------------------------------------------------
 
