@@ -114,8 +114,20 @@ def _app_importable(model: Model) -> list[str]:
                                               f"{result.stderr.strip().splitlines()[-1:]}"]
 
 
+def missing_programs(model: Model, nginx: str) -> list[str]:
+    """The Debian packages to install first, named in the problem."""
+    needed = {nginx: "nginx"}
+    if model["server"]["message_queue_managed"]:
+        needed["redis-server"] = "redis-server"
+    return [f"{program} is not installed: apt-get install {package}"
+            for program, package in needed.items() if not shutil.which(program)]
+
+
 def preflight(model: Model, files: dict[str, str], previous: Release | None, nginx: str) -> list[str]:
     """Problems that stop the deploy before anything changes; empty when it may proceed."""
+    missing = missing_programs(model, nginx)
+    if missing:
+        return missing
     with tempfile.TemporaryDirectory(prefix="swarmdeploy-preflight-") as scratch:
         nginx_dir, units_dir = Path(scratch) / "nginx", Path(scratch) / "units"
         nginx_dir.mkdir()
