@@ -6,14 +6,12 @@ from __future__ import annotations
 import fcntl
 import json
 import queue
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import socketio
-from deploy_support import LocalDeployment, local_deployment, run, tree_hash
+from deploy_support import LocalDeployment, local, run, tree_hash  # noqa: F401 - local is a fixture
 
-from conftest import require_tool
 from swarmdeploy.deploy.releases import current_release, list_releases
 
 pytestmark = pytest.mark.integration
@@ -22,15 +20,6 @@ BROKEN_APP = '''
 def create_app():
     raise RuntimeError("the dashboard's database is unreachable")
 '''
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[LocalDeployment]:
-    for tool in ("nginx", "redis-server"):
-        require_tool(tool)
-    deployment = local_deployment(tmp_path)
-    yield deployment
-    deployment.stop()
 
 
 def status(local: LocalDeployment) -> dict:

@@ -6,27 +6,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from deploy_support import SWARMDEPLOY, LocalDeployment, local_deployment
+from deploy_support import SWARMDEPLOY, LocalDeployment, local  # noqa: F401 - local is a fixture
 
-from conftest import require_tool
 from swarmdeploy.deploy.releases import current_release, list_releases
 
 pytestmark = pytest.mark.integration
 
 STEPS = ["render", "preflight", "plan", "install", "apply", "verify"]
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[LocalDeployment]:
-    for tool in ("nginx", "redis-server"):
-        require_tool(tool)
-    deployment = local_deployment(tmp_path)
-    yield deployment
-    deployment.stop()
 
 
 def deploy_killed_at(local: LocalDeployment, profile: Path, step: str) -> None:
