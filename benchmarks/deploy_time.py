@@ -39,7 +39,7 @@ def main() -> None:
             deploys, rollbacks = [], []
             for number in range(args.runs):
                 changed = local.write(socketio={"ping_interval": 24 if number % 2 else 23})
-                deploys.append(timed(lambda: local.deploy(profile=changed)))
+                deploys.append(timed(lambda changed=changed: local.deploy(profile=changed)))
                 rollbacks.append(timed(lambda: run("rollback", "--root", str(local.root),
                                                    "--service-manager", "process")))
         finally:

@@ -11,10 +11,10 @@ from swarmdeploy.errors import ProfileError
 from swarmdeploy.findings import Finding
 from swarmdeploy.model import Model, resolve
 from swarmdeploy.rules import RULES
-
-RULES_BY_ID = {rule.id: rule for rule in RULES}
 from swarmdeploy.validation import schema_findings, with_defaults
 from swarmdeploy.yaml_source import YamlDocument, load_yaml
+
+RULES_BY_ID = {rule.id: rule for rule in RULES}
 
 # Schema problems that leave a field unreadable: rules reading that field are skipped.
 _UNREADABLE = {"schema.type", "schema.required", "yaml.duplicate-key"}

@@ -33,3 +33,46 @@ def require_file(path: Path) -> Path:
     if not path.is_file():
         _missing(f"{path} is missing (scripts/setup installs the package that ships it)")
     return path
+
+
+@pytest.fixture
+def local(tmp_path: Path):
+    """profiles/local.yaml on free ports under tmp_path/root (deploy tests); stopped afterwards."""
+    from deploy_support import local_deployment
+
+    for tool in ("nginx", "redis-server"):
+        require_tool(tool)
+    deployment = local_deployment(tmp_path)
+    yield deployment
+    deployment.stop()
+
+
+@pytest.fixture
+def supervisor(tmp_path: Path):
+    """Starts real processes for a test and stops each by its PID afterwards."""
+    from server_stack import Supervisor
+
+    running = Supervisor(tmp_path)
+    yield running
+    running.stop_all()
+
+
+@pytest.fixture
+def clients():
+    opened: list = []
+    yield opened
+    for client in opened:
+        client.close()
+
+
+@pytest.fixture
+def connect(clients: list):
+    """Opens python-socketio clients that are closed after the test."""
+    from server_stack import Client
+
+    def open_client(url: str, transports: list[str] | None = None, **kwargs):
+        client = Client(url, transports or ["websocket"], **kwargs)
+        clients.append(client)
+        return client
+
+    return open_client

@@ -7,14 +7,12 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 from server_stack import free_ports
 
-from conftest import PROFILES, require_tool
+from conftest import PROFILES
 from swarmdeploy.deploy.layout import Layout
 from swarmdeploy.deploy.process_manager import ProcessManager
 
@@ -85,12 +83,3 @@ def tree_hash(directory: Path, skip: Path | None = None) -> str:
             digest.update(path.read_bytes())
     return digest.hexdigest()
 
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[LocalDeployment]:
-    """The demo profile on free ports under tmp_path/root; its services are stopped afterwards."""
-    for tool in ("nginx", "redis-server"):
-        require_tool(tool)
-    deployment = local_deployment(tmp_path)
-    yield deployment
-    deployment.stop()

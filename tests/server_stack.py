@@ -20,12 +20,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from swarmdeploy.profile import load_profile
@@ -294,33 +293,3 @@ class Client:
     def close(self) -> None:
         if self.sio.connected:
             self.sio.disconnect()
-
-
-# ---------------------------------------------------------------- fixtures
-# Imported by the test modules (a tests/server/conftest.py would shadow the top-level
-# `conftest` module the other tests import helpers from).
-
-
-@pytest.fixture
-def supervisor(tmp_path: Path) -> Iterator[Supervisor]:
-    sup = Supervisor(tmp_path)
-    yield sup
-    sup.stop_all()
-
-
-@pytest.fixture
-def clients() -> Iterator[list[Client]]:
-    opened: list[Client] = []
-    yield opened
-    for client in opened:
-        client.close()
-
-
-@pytest.fixture
-def connect(clients: list[Client]) -> Callable[..., Client]:
-    def open_client(url: str, transports: list[str] | None = None, **kwargs: Any) -> Client:
-        client = Client(url, transports or ["websocket"], **kwargs)
-        clients.append(client)
-        return client
-
-    return open_client

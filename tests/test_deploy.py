@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import socketio
-from deploy_support import LocalDeployment, local, run, tree_hash  # noqa: F401 - local is a fixture
+from deploy_support import LocalDeployment, run, tree_hash
 
 from swarmdeploy.deploy.releases import current_release, list_releases
 

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy_support import SWARMDEPLOY, LocalDeployment, local  # noqa: F401 - local is a fixture
+from deploy_support import SWARMDEPLOY, LocalDeployment
 
 from swarmdeploy.deploy.releases import current_release, list_releases
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,15 +81,6 @@ SCENARIOS = [
 ]
 
 
-@pytest.fixture
-def supervisor(tmp_path: Path) -> Iterator[Supervisor]:
-    for tool in ("nginx", "redis-server"):
-        require_tool(tool)
-    running = Supervisor(tmp_path)
-    yield running
-    running.stop_all()
-
-
 def _describe(results: list[CheckResult]) -> str:
     return "\n".join(f"{r.check}: {r.status.value} " + " | ".join(f"{o.what}: {o.status.value} {o.saw} {o.fix}"
                                                                 for o in r.observations) for r in results)
@@ -98,6 +88,8 @@ def _describe(results: list[CheckResult]) -> str:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_verify_scenario(scenario: Scenario, tmp_path: Path, supervisor: Supervisor) -> None:
+    for tool in ("nginx", "redis-server"):
+        require_tool(tool)
     if scenario.browser:
         require_tool("chromium")
     running = deploy(tmp_path, supervisor, scenario)

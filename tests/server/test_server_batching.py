@@ -6,9 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from server_stack import (  # noqa: F401 - fixtures
-    clients, connect, start_instances, supervisor, write_profile,
-)
+from server_stack import start_instances, write_profile
 
 from conftest import require_tool
 

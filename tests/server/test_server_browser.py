@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from host_render import make_certificate
 from server_stack import (
-    Stack, Supervisor, free_ports, http_json, start_instances, start_nginx, start_redis, wait_until,
-    write_profile,
+    Stack, Supervisor, free_ports, http_json, start_instances, start_nginx, start_redis, write_profile,
 )
 
 from conftest import require_file, require_tool
@@ -70,21 +69,9 @@ def site(tmp_path_factory) -> Iterator[Site]:
                                        .replace(f"listen {http_port};", f"listen {other_http};"))
         start_nginx(supervisor, workdir / "nginx-no-upgrade", other, name, edit_site=_without_upgrade_headers)
         urls = [f"https://localhost:{port}" for port in (https_port, other_https)]
-        for url, port in zip(urls, (https_port, other_https)):
-            wait_until(lambda port=port: http_json(f"https://127.0.0.1:{port}/healthz", context=_insecure()),
-                       20, f"nginx on {port}", log=lambda: supervisor.log("nginx-nginx-upgrade"))
         yield Site(stack, *urls)
     finally:
         supervisor.stop_all()
-
-
-def _insecure():
-    import ssl
-
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 @pytest.fixture(scope="module")

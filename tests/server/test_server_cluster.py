@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from server_stack import (  # noqa: F401 - fixtures
-    clients, connect, http_json, start_instances, start_redis, supervisor, write_profile,
-)
+from server_stack import http_json, start_instances, start_redis, write_profile
 
 from conftest import require_tool
 

@@ -9,9 +9,7 @@ import urllib.error
 import pytest
 import socketio
 from prometheus_client.parser import text_string_to_metric_families
-from server_stack import (  # noqa: F401 - fixtures
-    Instance, clients, connect, http_text, start_instances, supervisor, wait_until, write_profile,
-)
+from server_stack import Instance, http_text, start_instances, wait_until, write_profile
 
 from conftest import require_tool
 

@@ -6,7 +6,9 @@ import asyncio
 import dataclasses
 import secrets
 
-from swarmdeploy.verify.engineio import SocketIOWebSocket
+import websockets
+
+from swarmdeploy.verify.engineio import EngineIOError, SocketIOWebSocket
 from swarmdeploy.verify.result import Observation, Status
 from swarmdeploy.verify.target import Target
 
@@ -22,15 +24,15 @@ async def _connect(instance: Target) -> SocketIOWebSocket | None:
     try:
         await client.connect(instance.auth)
         return client
-    except (OSError, asyncio.TimeoutError, Exception):  # noqa: BLE001 - an unreachable instance is the host check's
-        await client.close()
+    except (OSError, TimeoutError, EngineIOError, websockets.WebSocketException):
+        await client.close()  # an unreachable instance is the host check's finding
         return None
 
 
 async def _broadcast(target: Target) -> list[Observation]:
     instances = instance_targets(target)
-    clients = [c for c in await asyncio.gather(*(_connect(i) for i in instances))]
-    reachable = [(i, c) for i, c in zip(instances, clients) if c is not None]
+    clients = await asyncio.gather(*(_connect(i) for i in instances))
+    reachable = [(i, c) for i, c in zip(instances, clients, strict=True) if c is not None]
     try:
         if len(reachable) < 2:
             return [Observation("instances", Status.SKIP,
@@ -47,7 +49,7 @@ async def _broadcast(target: Target) -> list[Observation]:
                                                   "token": target.publish_token}, target.timeout)
         if not (isinstance(answer, dict) and answer.get("ok")):
             return [Observation("publish", Status.SKIP, f"publishing was refused: {answer}",
-                                f"export the token named by server.publish_token_env before running verify")]
+                                "export the token named by server.publish_token_env before running verify")]
         wait = target.expect("socketio.batching.interval", 0.1) + target.timeout
         missed = []
         for instance, client in reachable:
