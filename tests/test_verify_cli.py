@@ -36,6 +36,17 @@ def healthy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         supervisor.stop_all()
 
 
+@pytest.fixture(scope="module")
+def any_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A server that accepts every origin (SWARMDEPLOY_CORS_ALLOWED_ORIGINS=*)."""
+    workdir = tmp_path_factory.mktemp("verify-cli-any-origin")
+    supervisor = Supervisor(workdir)
+    try:
+        yield deploy(workdir, supervisor, Scenario("any-origin", env={"SWARMDEPLOY_CORS_ALLOWED_ORIGINS": "*"}))
+    finally:
+        supervisor.stop_all()
+
+
 def run(*args: str, state_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, COLUMNS="200")
     if state_dir:
@@ -80,3 +91,12 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     assert run("--url", "https://localhost:1", "--only", "nonsense").returncode == 2
     missing = run(state_dir=tmp_path)
     assert missing.returncode == 1 and "no deployment recorded" in missing.stderr
+
+
+def test_a_warning_fails_only_with_strict(any_origin: RunningStack) -> None:
+    args = ["--url", any_origin.target.url, "--ca-file", str(any_origin.target.ca_file), "--only", "reachability",
+            "--only", "cors", "--json"]
+    relaxed = run(*args)
+    cors = next(c for c in json.loads(relaxed.stdout)["checks"] if c["check"] == "cors")
+    assert relaxed.returncode == 0 and cors["status"] == "warn", relaxed.stdout
+    assert run(*args, "--strict").returncode == 1

@@ -9,6 +9,7 @@ and on SIGTERM stops the command with STOP_SIGNAL and exits.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -24,6 +25,13 @@ STOP_TIMEOUT = 15.0
 def main(argv: list[str]) -> int:
     piddir, name, stop_signal = Path(argv[0]), argv[1], signal.Signals[argv[2]]
     command = argv[argv.index("--") + 1:]
+    # One supervisor per service, even when a killed deploy left one starting: the first holds the lock.
+    lock = (piddir / f"{name}.lock").open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"supervisor: {name} is already supervised", flush=True)
+        return 0
     (piddir / f"{name}.pid").write_text(f"{os.getpid()}\n")
     child_pid_file = piddir / f"{name}.child.pid"
     stopping = False

@@ -38,16 +38,16 @@ def run(target: Target) -> list[Observation]:
             "" if accepted else f"the server does not allow {origin}: add it to socketio.cors_allowed_origins and "
                                 "redeploy the environment file; behind a proxy, forward X-Forwarded-Proto and "
                                 "X-Forwarded-Host (the rendered nginx site does)"))
-    wildcard = "*" in (target.expect("socketio.cors_allowed_origins") or [])
     accepted, saw = _try(target, FOREIGN_ORIGIN)
-    if wildcard:
-        production = target.expect("environment") == "production"
-        observations.append(Observation(
-            "foreign origin", Status.WARN if production else Status.PASS, f"{FOREIGN_ORIGIN} {saw} ('*' in profile)",
-            "list the dashboard's origins instead of '*' (any site can open sockets as your users)"))
-    else:
-        observations.append(Observation(
-            "foreign origin", Status.FAIL if accepted else Status.PASS, f"{FOREIGN_ORIGIN} {saw}",
-            "the server accepts any origin: set socketio.cors_allowed_origins to the dashboard's origins and "
-            "redeploy the environment file" if accepted else ""))
-    return observations
+    saw = f"{FOREIGN_ORIGIN} {saw}"
+    if not accepted:
+        return observations + [Observation("foreign origin", Status.PASS, saw)]
+    if target.model is None:
+        # No profile says what was meant: any site may open sockets as your users (CSRF).
+        return observations + [Observation("foreign origin", Status.WARN, saw + " (the server allows '*')",
+                                           "list the dashboard's origins in socketio.cors_allowed_origins")]
+    if "*" in target.expect("socketio.cors_allowed_origins"):
+        return observations + [Observation("foreign origin", Status.PASS, saw + " ('*' in the profile, not production)")]
+    return observations + [Observation(
+        "foreign origin", Status.FAIL, saw, "the server accepts any origin: deploy the rendered environment file so it "
+                                            "uses socketio.cors_allowed_origins, and restart")]
