@@ -185,6 +185,7 @@ def deploy(profile: Path, root: Path, service_manager: str, dry_run: bool, no_ve
            yes: bool) -> None:
     """Install PROFILE's release, start it, verify it, and roll back if verification fails."""
     from rich.console import Console
+    from rich.text import Text
 
     from swarmdeploy.deploy.transaction import DeployOptions
     from swarmdeploy.deploy.transaction import deploy as run_deploy
@@ -193,12 +194,19 @@ def deploy(profile: Path, root: Path, service_manager: str, dry_run: bool, no_ve
     def confirm(_plan) -> bool:
         return yes or click.confirm("Apply this plan?", default=False)
 
+    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+
     def show(results) -> None:
-        report.table(results, Console(width=None if sys.stdout.isatty() else 160))
+        report.table(results, console)
+
+    def progress(line: str) -> None:
+        step, _, message = line.partition("] ")
+        style = "bold red" if step in ("[failed", "[rollback") else "bold cyan"
+        console.print(Text.assemble((f"{step}]", style), " ", message), soft_wrap=True)
 
     result = run_deploy(profile, DeployOptions(root=root.absolute(), service_manager=service_manager,
                                                dry_run=dry_run, verify=not no_verify, rollback=not no_rollback,
-                                               confirm=confirm, echo=click.echo, show_results=show))
+                                               confirm=confirm, echo=progress, show_results=show))
     if result.release:
         click.echo(f"Deployed release {result.release.id}.")
 

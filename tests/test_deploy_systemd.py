@@ -81,3 +81,12 @@ def test_linked_units_verify_cleanly(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60,
                             env={**os.environ, "SYSTEMD_UNIT_PATH": f"{unit_dir}:"})
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_preflight_names_the_package_of_a_missing_program() -> None:
+    from swarmdeploy.deploy.preflight import missing_programs
+    from swarmdeploy.profile import load_profile
+
+    model = load_profile(PROFILES / "local.yaml").model
+    assert missing_programs(model, "nginx-that-is-not-installed") == [
+        "nginx-that-is-not-installed is not installed: apt-get install nginx"]
