@@ -7,9 +7,6 @@ from swarmdeploy.deploy.process_manager import ProcessManager
 from swarmdeploy.deploy.releases import Release
 from swarmdeploy.deploy.systemd_manager import SystemdManager
 
-SERVICE_MANAGERS = ("systemd", "process")
-
-
 def apply_release(kind: str, layout: Layout, release: Release, previous: Release | None, report) -> None:
     if kind == "process":
         ProcessManager(layout).apply(release, report)

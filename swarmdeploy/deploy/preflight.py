@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from swarmdeploy.deploy.certificates import certificate_problems, create_self_signed
 from swarmdeploy.deploy.releases import Release
@@ -63,8 +64,6 @@ def ports_of(model: Model) -> dict[int, str]:
     if model["tls"]["enabled"]:
         ports[model["site"]["https_port"]] = listen
     if model["server"]["message_queue_managed"]:
-        from urllib.parse import urlsplit
-
         ports[urlsplit(model["server"]["message_queue"]).port or 6379] = "127.0.0.1"
     return ports
 
@@ -94,7 +93,7 @@ def _queue(model: Model, previous: Release | None) -> list[str]:
         "message_queue_managed"])
     if managed_and_new:
         return []  # the process manager starts it
-    import redis
+    import redis  # the server extra; only profiles with a queue need it here
 
     try:
         redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()

@@ -13,7 +13,6 @@ from typing import Any
 
 from swarmdeploy.bundle import MANIFEST
 from swarmdeploy.deploy.layout import Layout
-from swarmdeploy.errors import SwarmdeployError
 
 RELEASE_INFO = "release.json"
 # Files a service reads that may hold secrets: never world-readable (FACTS: env files, keys).
@@ -90,14 +89,6 @@ def list_releases(layout: Layout) -> list[Release]:
     if not layout.releases.is_dir():
         return []
     return [Release(p.name, p) for p in sorted(layout.releases.iterdir()) if p.is_dir() and not p.name.startswith(".")]
-
-
-def find_release(layout: Layout, release_id: str) -> Release:
-    path = layout.releases / release_id
-    if not path.is_dir():
-        known = ", ".join(r.id for r in list_releases(layout)) or "none"
-        raise SwarmdeployError(f"no release {release_id}; releases: {known}")
-    return Release(release_id, path)
 
 
 def switch_current(layout: Layout, release: Release | None) -> None:

@@ -35,7 +35,7 @@ CHECKS: dict[str, Check] = {
         Check("broadcast", "room messages cross instances (message queue)", broadcast.run, ("reachability",)),
         Check("latency", "ping/pong round trips over WebSocket, and the grade", latency.run, ("websocket",)),
         Check("idle", "an idle connection outlives every proxy timeout (--soak)", idle.run, ("websocket",)),
-        Check("host", "host state: processes, ports, nginx -t, deployed files unchanged", host.run),
+        Check("host", "host state: instances and nginx listening, nginx -t, deployed files unchanged", host.run),
         Check("browser", "headless Chromium shows the status page over WebSocket (--browser)", browser.run,
               ("reachability",)),
     )

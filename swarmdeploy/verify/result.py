@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 
 class Status(str, Enum):
@@ -34,7 +33,6 @@ class CheckResult:
     title: str
     observations: tuple[Observation, ...]
     seconds: float = 0.0
-    data: dict[str, Any] = field(default_factory=dict)  # figures for machines: latency, instances seen
 
     @property
     def status(self) -> Status:
@@ -42,6 +40,3 @@ class CheckResult:
             return Status.SKIP
         return max((o.status for o in self.observations), key=_SEVERITY.__getitem__)
 
-
-def worst(statuses: list[Status]) -> Status:
-    return max(statuses, key=_SEVERITY.__getitem__) if statuses else Status.SKIP

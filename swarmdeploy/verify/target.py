@@ -21,7 +21,6 @@ class Deployment:
 
     files: dict[str, str]  # absolute path -> sha256
     nginx_command: list[str] = field(default_factory=list)  # nginx binary plus -p/-c options, without -t
-    processes: list[str] = field(default_factory=list)  # command-line fragments that must be running
 
 
 @dataclass(frozen=True)

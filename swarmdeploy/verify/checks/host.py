@@ -1,4 +1,4 @@
-"""Host state through pytest-testinfra (local:// or ssh://): processes and ports, `nginx -t`, and
+"""Host state through pytest-testinfra (local:// or ssh://): instances and nginx listening, `nginx -t`, and
 deployed files unchanged since the deploy (drift against the manifest's hashes)."""
 
 from __future__ import annotations
