@@ -47,11 +47,21 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    return int(low), int(high)
+
+
 def free_ports(count: int) -> int:
-    """The first of `count` consecutive free loopback ports (instances use base_port + i)."""
+    """The first of `count` consecutive free loopback ports (instances use base_port + i).
+
+    Picked below the kernel's ephemeral range: there, any outgoing connection (a load client,
+    another test) may take the port between this check and the server's bind.
+    """
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    ephemeral_low, _ = _ephemeral_range()
     for _ in range(200):
-        base = rng.randrange(20000, 60000 - count)
+        base = rng.randrange(10000, ephemeral_low - count)
         if all(_port_free(base + i) for i in range(count)):
             return base
     raise RuntimeError("no run of free loopback ports found")
