@@ -2,7 +2,7 @@
 
 Modules, one job each: config (SWARMDEPLOY_* variables -> ServerConfig), app (the factory),
 events (Socket.IO handlers), broadcast (publish + batching), history (bounded replay),
-metrics (Prometheus), routes (HTTP), runtime (GC tuning), serve (`swarmdeploy serve`).
+metrics (Prometheus), routes (HTTP), runtime (GC and gevent tuning), serve (`swarmdeploy serve`).
 """
 
 from __future__ import annotations

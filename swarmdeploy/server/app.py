@@ -15,7 +15,7 @@ from swarmdeploy.server.events import register_events
 from swarmdeploy.server.history import make_history
 from swarmdeploy.server.metrics import HandshakeErrorCounter, Metrics
 from swarmdeploy.server.routes import register_routes
-from swarmdeploy.server.runtime import tune_gc
+from swarmdeploy.server.runtime import tune_gc, tune_gevent
 
 
 def _cors(origins: tuple[str, ...]) -> str | list[str] | None:
@@ -69,5 +69,7 @@ def create_app(config: ServerConfig | Mapping[str, Any] | None = None) -> Flask:
     app.wsgi_app = HandshakeErrorCounter(app.wsgi_app, settings.socketio_path, metrics)  # type: ignore[method-assign]
     app.extensions["swarmdeploy"] = {"socketio": socketio, "metrics": metrics, "history": history,
                                      "publisher": publisher}
+    if settings.async_mode == "gevent":
+        tune_gevent()
     tune_gc()
     return app

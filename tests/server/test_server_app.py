@@ -165,3 +165,14 @@ def test_healthz_and_status_page_settings():
     assert "/static/socket.io.min.js" in text and "//cdn" not in text
     client_js = http.get("/static/socket.io.min.js").get_data(as_text=True)
     assert client_js.startswith("/*!\n * Socket.IO v4.")  # EIO=4 client, served locally
+
+
+def test_gevent_mode_stops_recording_greenlet_spawn_trees():
+    """~5 KiB per connection (docs/benchmarks.md); threading mode leaves gevent alone."""
+    import gevent
+
+    gevent.config.track_greenlet_tree = True
+    create_app({**BASE, "SWARMDEPLOY_ASYNC_MODE": "threading"})
+    assert gevent.config.track_greenlet_tree is True
+    create_app({**BASE, "SWARMDEPLOY_ASYNC_MODE": "gevent"})
+    assert gevent.config.track_greenlet_tree is False
