@@ -13,7 +13,6 @@ import os
 import queue
 import random
 import re
-import shlex
 import signal
 import socket
 import subprocess
@@ -27,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from swarmdeploy.deploy.services import instance_argv
 from swarmdeploy.profile import load_profile
 from swarmdeploy.render import render_files
 from swarmdeploy.server.config import PORT_VARIABLE, parse_env_file
@@ -97,10 +97,8 @@ def write_profile(directory: Path, *, instances: int = 1, message_queue: str | N
 
 
 def unit_command(files: dict[str, str], name: str, port: int) -> list[str]:
-    """ExecStart of the rendered unit for instance `port` (systemd expands %i to the port)."""
-    unit = files[f"systemd/{name}@.service"]
-    line = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
-    return shlex.split(line.removeprefix("ExecStart=").replace("%i", str(port)))
+    """ExecStart of the rendered unit for instance `port`, as the process manager runs it."""
+    return instance_argv(files[f"systemd/{name}@.service"], port)
 
 
 def unit_environment(files: dict[str, str], name: str, port: int) -> dict[str, str]:

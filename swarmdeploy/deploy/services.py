@@ -25,18 +25,23 @@ class Service:
     host: str = "127.0.0.1"
 
 
+def instance_argv(unit: str, port: int) -> list[str]:
+    """The template unit's ExecStart for one instance, with %i expanded to its port as systemd does."""
+    exec_start = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1)
+    return shlex.split(exec_start.replace("%i", str(port)))
+
+
 def instance_services(release: Release, current_link: Path) -> list[Service]:
     model = release.model
     name = model["name"]
     unit = (current_link / "systemd" / f"{name}@.service").read_text()
-    exec_start = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1)
     env = parse_env_file((current_link / "systemd" / f"{name}.env").read_text())
     secrets = Path(model["server"]["secrets_file"])
     if secrets.is_file():
         env.update(parse_env_file(secrets.read_text()))
     return [
         # SIGINT: gunicorn's quick shutdown; SIGTERM would wait for every WebSocket to close.
-        Service(f"instance-{port}", shlex.split(exec_start.replace("%i", str(port))),
+        Service(f"instance-{port}", instance_argv(unit, port),
                 {**env, PORT_VARIABLE: str(port)}, signal.SIGINT, port, model["server"]["bind"])
         for port in model["server"]["ports"]
     ]
