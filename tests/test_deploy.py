@@ -137,3 +137,12 @@ def test_rollback_command_restores_the_release_before(local: LocalDeployment) ->
     assert f"* {first}" in listing and len(listing.splitlines()) == 2
     instances = [r for r in status(local)["services"] if r["service"].startswith("instance-") and r["running"]]
     assert len(instances) == 2
+
+
+def test_deploy_after_stop_starts_everything_again(local: LocalDeployment) -> None:
+    assert local.deploy().returncode == 0
+    assert run("stop", "--root", str(local.root)).returncode == 0
+    assert not any(r["running"] for r in status(local)["services"])
+    result = local.deploy()  # the managed Redis is down: apply starts it, preflight must not refuse
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(r["running"] for r in status(local)["services"])

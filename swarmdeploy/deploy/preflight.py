@@ -85,14 +85,10 @@ def _ports(model: Model, previous: Release | None) -> list[str]:
             for port, address in ports_of(model).items() if port not in ours and not _port_free(address, port)]
 
 
-def _queue(model: Model, previous: Release | None) -> list[str]:
+def _queue(model: Model) -> list[str]:
     url = model["server"]["message_queue"]
-    if not url:
-        return []
-    managed_and_new = model["server"]["message_queue_managed"] and not (previous and previous.model["server"][
-        "message_queue_managed"])
-    if managed_and_new:
-        return []  # the process manager starts it
+    if not url or model["server"]["message_queue_managed"]:
+        return []  # a managed queue is started by apply; the port check covers a stranger on its port
     import redis  # the server extra; only profiles with a queue need it here
 
     try:
@@ -132,4 +128,4 @@ def preflight(model: Model, files: dict[str, str], previous: Release | None, ngi
         nginx_dir.mkdir()
         units_dir.mkdir()
         return (_nginx_test(model, nginx, nginx_dir) + _units_verify(files, model, units_dir) + _tls(model)
-                + _ports(model, previous) + _queue(model, previous) + _app_importable(model))
+                + _ports(model, previous) + _queue(model) + _app_importable(model))
