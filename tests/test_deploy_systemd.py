@@ -83,10 +83,11 @@ def test_linked_units_verify_cleanly(tmp_path: Path) -> None:
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
-def test_preflight_names_the_package_of_a_missing_program() -> None:
+def test_preflight_names_the_package_of_a_missing_program(tmp_path: Path, monkeypatch) -> None:
     from swarmdeploy.deploy.preflight import missing_programs
     from swarmdeploy.profile import load_profile
 
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine without nginx and redis-server
     model = load_profile(PROFILES / "local.yaml").model
-    assert missing_programs(model, "nginx-that-is-not-installed") == [
-        "nginx-that-is-not-installed is not installed: apt-get install nginx"]
+    assert missing_programs(model) == ["nginx is not installed: apt-get install nginx",
+                                       "redis-server is not installed: apt-get install redis-server"]

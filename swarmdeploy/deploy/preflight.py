@@ -15,12 +15,13 @@ from urllib.parse import urlsplit
 
 from swarmdeploy.deploy.certificates import certificate_problems, create_self_signed
 from swarmdeploy.deploy.releases import Release
+from swarmdeploy.deploy.services import NGINX
 from swarmdeploy.render import render_files
 
 Model = dict[str, Any]
 
 
-def _nginx_test(model: Model, nginx: str, workdir: Path) -> list[str]:
+def _nginx_test(model: Model, workdir: Path) -> list[str]:
     """nginx -t on the staged config, with pid and logs in a scratch dir so the check writes nothing else."""
     probe = copy.deepcopy(model)
     probe["proxy"]["pid_file"] = str(workdir / "nginx.pid")
@@ -31,7 +32,7 @@ def _nginx_test(model: Model, nginx: str, workdir: Path) -> list[str]:
                            probe["site"]["server_names"])
     for relative, text in render_files(probe, ["nginx"]).items():
         (workdir / Path(relative).name).write_text(text)
-    result = subprocess.run([nginx, "-p", f"{workdir}/", "-c", str(workdir / "nginx.conf"), "-e",
+    result = subprocess.run([NGINX, "-p", f"{workdir}/", "-c", str(workdir / "nginx.conf"), "-e",
                              str(workdir / "startup.log"), "-t"], capture_output=True, text=True, timeout=60)
     return [] if result.returncode == 0 else [f"nginx -t: {result.stderr.strip()}"]
 
@@ -109,23 +110,23 @@ def _app_importable(model: Model) -> list[str]:
                                               f"{result.stderr.strip().splitlines()[-1:]}"]
 
 
-def missing_programs(model: Model, nginx: str) -> list[str]:
+def missing_programs(model: Model) -> list[str]:
     """The Debian packages to install first, named in the problem."""
-    needed = {nginx: "nginx"}
+    needed = {NGINX: "nginx"}
     if model["server"]["message_queue_managed"]:
         needed["redis-server"] = "redis-server"
     return [f"{program} is not installed: apt-get install {package}"
             for program, package in needed.items() if not shutil.which(program)]
 
 
-def preflight(model: Model, files: dict[str, str], previous: Release | None, nginx: str) -> list[str]:
+def preflight(model: Model, files: dict[str, str], previous: Release | None) -> list[str]:
     """Problems that stop the deploy before anything changes; empty when it may proceed."""
-    missing = missing_programs(model, nginx)
+    missing = missing_programs(model)
     if missing:
         return missing
     with tempfile.TemporaryDirectory(prefix="swarmdeploy-preflight-") as scratch:
         nginx_dir, units_dir = Path(scratch) / "nginx", Path(scratch) / "units"
         nginx_dir.mkdir()
         units_dir.mkdir()
-        return (_nginx_test(model, nginx, nginx_dir) + _units_verify(files, model, units_dir) + _tls(model)
+        return (_nginx_test(model, nginx_dir) + _units_verify(files, model, units_dir) + _tls(model)
                 + _ports(model, previous) + _queue(model) + _app_importable(model))

@@ -34,12 +34,11 @@ def _alive(pid: int) -> bool:
 
 
 class ProcessManager:
-    def __init__(self, layout: Layout, nginx: str = "nginx") -> None:
+    def __init__(self, layout: Layout) -> None:
         self.layout = layout
         self.run = layout.run
         # Pid files of their own: nginx writes (and deletes) its pid file in the run dir too.
         self.pids = layout.run / "supervise"
-        self.nginx = nginx
 
     # -- one service -------------------------------------------------------------------------
 
@@ -106,7 +105,7 @@ class ProcessManager:
         self._nginx(release, report)
 
     def _nginx(self, release: Release, report) -> None:
-        service = nginx_service(release, self.layout.current, self.run, self.nginx)
+        service = nginx_service(release, self.layout.current, self.run)
         master = self._pid("nginx", "child.pid")
         if master is None:
             self.stop("nginx")

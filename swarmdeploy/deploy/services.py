@@ -15,6 +15,9 @@ from swarmdeploy.deploy.releases import Release
 from swarmdeploy.server.config import PORT_VARIABLE, parse_env_file
 
 
+NGINX = "nginx"  # found on PATH, as Debian installs it
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -56,12 +59,12 @@ def redis_service(release: Release, run_dir: Path) -> Service | None:
                              "--appendonly", "no", "--dir", str(run_dir)], port=port)
 
 
-def nginx_service(release: Release, current_link: Path, run_dir: Path, nginx: str) -> Service:
+def nginx_service(release: Release, current_link: Path, run_dir: Path) -> Service:
     """nginx with its own prefix, reading the config through `current` so a reload takes a new release."""
     prefix = run_dir / "nginx"
     model = release.model
     port = model["site"]["https_port"] if model["tls"]["enabled"] else model["site"]["http_port"]
-    return Service("nginx", [nginx, "-p", f"{prefix}/", "-c", str(current_link / "nginx" / "nginx.conf"),
+    return Service("nginx", [NGINX, "-p", f"{prefix}/", "-c", str(current_link / "nginx" / "nginx.conf"),
                              "-e", str(prefix / "startup-error.log"), "-g", "daemon off;"],
                    stop_signal=signal.SIGQUIT, port=port, host=model["site"]["listen_address"] or "127.0.0.1")
 

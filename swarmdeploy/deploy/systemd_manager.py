@@ -12,6 +12,7 @@ from swarmdeploy.deploy.health import instance_health, wait_for
 from swarmdeploy.deploy.layout import Layout
 from swarmdeploy.deploy.nginx_control import ApplyError, confirm_reload, workers
 from swarmdeploy.deploy.releases import Release
+from swarmdeploy.deploy.services import NGINX
 
 Runner = Callable[[list[str]], subprocess.CompletedProcess]
 
@@ -66,7 +67,7 @@ class SystemdManager:
         old_ports = set(previous.model["server"]["ports"]) if previous else set()
         for port in sorted(old_ports - set(model["server"]["ports"])):
             self._run("systemctl", "disable", "--now", f"{name}@{port}.service")
-        self._run("nginx", "-t")
+        self._run(NGINX, "-t")
         pid_file = Path(model["proxy"]["pid_file"])
         master = int(pid_file.read_text()) if self.wait_healthy and pid_file.exists() else None
         before = workers(master) if master else set()

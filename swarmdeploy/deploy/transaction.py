@@ -45,7 +45,6 @@ class DeployOptions:
     confirm: Callable[[Plan], bool] = lambda _plan: True
     echo: Callable[[str], None] = print
     show_results: Callable[[list], None] = lambda _results: None  # the verify table, for people
-    nginx: str = "nginx"
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ def _plan_only(model: dict, files: dict[str, str], layout: Layout, options: Depl
 
 def _preflight(model: dict, files: dict[str, str], previous: Release | None, options: DeployOptions,
                journal: Journal) -> None:
-    problems = preflight(model, files, previous, options.nginx)
+    problems = preflight(model, files, previous)
     if problems:
         for problem in problems:
             journal.step("preflight", f"FAIL {problem}")
