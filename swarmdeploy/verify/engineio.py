@@ -177,10 +177,14 @@ class SocketIOWebSocket:
         self.pending: list[str] = []  # packets that arrived while waiting for an acknowledgement
         self._ack_id = 0
 
-    async def open(self) -> dict[str, Any]:
+    async def connect_transport(self) -> None:
+        """The WebSocket alone; an upgrade of a polling session (sid in the URL) gets no open packet."""
         ssl_context = self.target.ssl_context() if self.url.startswith("wss://") else None
         self.socket = await websockets.connect(self.url, ssl=ssl_context, origin=self.origin,
                                                open_timeout=self.target.timeout, max_size=2**24)
+
+    async def open(self) -> dict[str, Any]:
+        await self.connect_transport()
         self.handshake = parse_open_packet(await self._recv())
         return self.handshake
 

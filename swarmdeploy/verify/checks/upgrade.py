@@ -15,8 +15,7 @@ UPGRADE_PACKET = "5"
 
 async def _upgrade(target: Target, session: PollingSession) -> None:
     client = SocketIOWebSocket(target, engineio_url(target, "websocket", session.sid, websocket=True))
-    client.socket = await websockets.connect(client.url, ssl=target.ssl_context() if client.url.startswith("wss")
-                                             else None, open_timeout=target.timeout)
+    await client.connect_transport()
     try:
         await client.socket.send("2probe")
         answer = await asyncio.wait_for(client.socket.recv(), target.timeout)
