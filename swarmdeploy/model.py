@@ -26,6 +26,9 @@ ALB_SSL_POLICIES = {
     "modern": "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
     "off": "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
 }
+# TLS 1.3 suites of both profiles, for HAProxy (nginx leaves TLS 1.3 to OpenSSL's defaults, which are these).
+TLS13_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+MIN_TLS_VERSION = {"intermediate": "TLSv1.2", "modern": "TLSv1.3", "off": ""}
 ECDH_CURVES = "X25519:prime256v1:secp384r1"
 HSTS_HEADER = "max-age=63072000; includeSubDomains"
 # Where a balancer forwards from inside a private network (ALB nodes live in the VPC).
@@ -39,6 +42,42 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 def _authority(host: str, port: int, default_port: int) -> str:
     return host if port == default_port else f"{host}:{port}"
+
+
+def public_endpoint(data: dict[str, Any]) -> tuple[str, int, int]:
+    """Scheme, port and that scheme's default port where clients connect: the balancer when one is in front."""
+    tls_on = data["tls"]["profile"] != "off"
+    ports = data["load_balancer"] if data["load_balancer"]["kind"] != "none" else data["site"]
+    return ("https", ports["https_port"], 443) if tls_on else ("http", ports["http_port"], 80)
+
+
+def site_origins(data: dict[str, Any]) -> list[str]:
+    """The origins of pages the site itself serves: one per server name that is not a wildcard."""
+    scheme, port, default_port = public_endpoint(data)
+    return [f"{scheme}://{_authority(host, port, default_port)}" for host in data["site"]["server_names"]
+            if isinstance(host, str) and "*" not in host]
+
+
+def _balancer(balancer: dict[str, Any], name: str, tls: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]:
+    """What the balancer templates need: hosts with their backend port, names, cookie, TLS policy."""
+    balancer = dict(balancer)
+    balancer["enabled"] = balancer["kind"] != "none"
+    balancer["backend_tls"] = balancer["backend_protocol"] == "https" and tls["profile"] != "off"
+    balancer["backend_port"] = site["https_port"] if balancer["backend_tls"] else site["http_port"]
+    balancer["hosts"] = [
+        {**host, "address_literal": f"[{host['address']}]" if ":" in host["address"] else host["address"]}
+        for host in balancer["hosts"]
+    ]
+    # AWS requires a health check's timeout below its interval (2-120 s); HAProxy's `timeout check` takes it too.
+    balancer["health_check_timeout"] = min(max(balancer["health_check_interval"] - 1, 1), 120)
+    balancer["name"] = balancer["name"] or name
+    balancer["target_group_name"] = f"{balancer['name']}-tg"
+    # The ALB's lb_cookie has a fixed name; HAProxy inserts the profile's.
+    balancer["cookie_name"] = "AWSALB" if balancer["kind"] == "alb" else balancer["cookie_name"]
+    balancer["ssl_policy"] = balancer["ssl_policy"] or ALB_SSL_POLICIES[tls["profile"]]
+    # The name the balancer sends in SNI and Host to the hosts, and checks their certificate for.
+    balancer["backend_server_name"] = site["server_names"][0].removeprefix("*.")
+    return balancer
 
 
 def _gunicorn_args(server: dict[str, Any]) -> list[str]:
@@ -66,7 +105,7 @@ def resolve(data: dict[str, Any]) -> Model:
     balancer = dict(data["load_balancer"])
     verify = dict(data["verify"])
     tls_on = tls["profile"] != "off"
-    scheme, public_port, default_port = ("https", site["https_port"], 443) if tls_on else ("http", site["http_port"], 80)
+    scheme, public_port, default_port = public_endpoint(data)
 
     server["ports"] = [server["base_port"] + i for i in range(server["instances"])]
     server["bind_host"] = f"[{server['bind']}]" if ":" in server["bind"] else server["bind"]
@@ -80,16 +119,19 @@ def resolve(data: dict[str, Any]) -> Model:
     server["gunicorn_args"] = _gunicorn_args(server)
 
     if socketio["cors_allowed_origins"] is None:
-        socketio["cors_allowed_origins"] = [
-            f"{scheme}://{_authority(host, public_port, default_port)}" for host in site["server_names"] if "*" not in host
-        ]
+        socketio["cors_allowed_origins"] = site_origins(data)
     socketio["ping_total"] = socketio["ping_interval"] + socketio["ping_timeout"]
 
     site["listen_prefix"] = f"{site['listen_address']}:" if site["listen_address"] else ""
     site["public_authority_suffix"] = "" if public_port == default_port else f":{public_port}"
+    balancer = _balancer(balancer, name, tls, site)
+    # The hosts' nginx serves TLS itself unless the balancer in front speaks plain HTTP to it.
+    site["serves_tls"] = tls_on and (not balancer["enabled"] or balancer["backend_tls"])
     tls["enabled"] = tls_on
     tls["hsts"] = tls["hsts"] and tls_on
     tls.update(MOZILLA_TLS[tls["profile"]])
+    tls["min_version"] = MIN_TLS_VERSION[tls["profile"]]
+    tls["ciphersuites"] = TLS13_CIPHERSUITES
     tls["ecdh_curves"] = ECDH_CURVES
     tls["hsts_header"] = HSTS_HEADER
 
@@ -99,11 +141,13 @@ def resolve(data: dict[str, Any]) -> Model:
     # Each proxied WebSocket holds two descriptors (client and upstream) in the worker.
     proxy["worker_rlimit_nofile"] = proxy["worker_connections"] * 2
     proxy["upstream"] = f"{name.replace('-', '_')}_instances"
-
-    balancer["ssl_policy"] = balancer["ssl_policy"] or ALB_SSL_POLICIES[tls["profile"]]
+    # Behind a balancer the scheme clients used is the public one, whatever the balancer speaks to nginx.
+    proxy["forwarded_proto"] = scheme if balancer["enabled"] else "$scheme"
 
     verify["url"] = verify["url"] or f"{scheme}://{site['server_names'][0].removeprefix('*.')}{site['public_authority_suffix']}"
     verify["origin"] = verify["origin"] or (socketio["cors_allowed_origins"] or [None])[0]
+    # Where http:// must answer with the redirect: the balancer's port when one is in front.
+    verify["http_port"] = (balancer if balancer["enabled"] else site)["http_port"]
 
     return {
         "name": name,

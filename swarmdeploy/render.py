@@ -10,7 +10,7 @@ from swarmdeploy.errors import SwarmdeployError
 from swarmdeploy.findings import Finding
 from swarmdeploy.model import Model
 from swarmdeploy.profile import load_profile
-from swarmdeploy.targets import TARGETS
+from swarmdeploy.targets import TARGETS, applicable_targets
 from swarmdeploy.templating import render_template
 
 
@@ -22,11 +22,15 @@ class RenderResult:
 
 
 def render_files(model: Model, targets: list[str] | None = None) -> dict[str, str]:
-    """Every file of the chosen targets (all by default), keyed by bundle-relative path."""
-    chosen = targets or list(TARGETS)
+    """Every file of the chosen targets (every one that applies by default), keyed by bundle-relative path."""
+    chosen = targets or applicable_targets(model)
     unknown = [t for t in chosen if t not in TARGETS]
     if unknown:
         raise SwarmdeployError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
+    for name in chosen:
+        if not TARGETS[name].applies_to(model):
+            raise SwarmdeployError(f"the {name} target needs {TARGETS[name].requirement} in the profile; "
+                                   f"this profile renders {', '.join(applicable_targets(model))}")
     files = {}
     for target_name in chosen:
         for output in TARGETS[target_name].outputs:

@@ -1,8 +1,11 @@
-"""Every render target in one place: which templates it renders and where each file goes."""
+"""Every render target in one place: which templates it renders, where each file goes, and which
+profiles it applies to (a balancer's target only to profiles with that balancer in front)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -11,11 +14,24 @@ class Output:
     filename: str  # path under the target's bundle folder; {name} is the profile name
 
 
+def _always(_model: dict[str, Any]) -> bool:
+    return True
+
+
+def _balancer_is(kind: str) -> Callable[[dict[str, Any]], bool]:
+    def applies(model: dict[str, Any]) -> bool:
+        return model["load_balancer"]["kind"] == kind
+
+    return applies
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
     summary: str
     outputs: tuple[Output, ...]
+    applies_to: Callable[[dict[str, Any]], bool] = _always
+    requirement: str = ""  # what a profile needs for this target, said when it does not apply
 
 
 TARGETS: dict[str, Target] = {
@@ -38,5 +54,29 @@ TARGETS: dict[str, Target] = {
                 Output("systemd/server.env.j2", "{name}.env"),
             ),
         ),
+        Target(
+            "haproxy",
+            "HAProxy in front of the hosts: TLS, redirect, cookie stickiness, tunnel timeouts, /healthz checks",
+            (Output("haproxy/haproxy.cfg.j2", "haproxy.cfg"),),
+            _balancer_is("haproxy"),
+            "load_balancer.kind: haproxy",
+        ),
+        Target(
+            "alb",
+            "AWS Application Load Balancer: a Terraform module and an equivalent CloudFormation template",
+            (
+                Output("alb/versions.tf.j2", "terraform/versions.tf"),
+                Output("alb/variables.tf.j2", "terraform/variables.tf"),
+                Output("alb/main.tf.j2", "terraform/main.tf"),
+                Output("alb/outputs.tf.j2", "terraform/outputs.tf"),
+                Output("alb/cloudformation.yaml.j2", "cloudformation.yaml"),
+            ),
+            _balancer_is("alb"),
+            "load_balancer.kind: alb",
+        ),
     )
 }
+
+
+def applicable_targets(model: dict[str, Any]) -> list[str]:
+    return [name for name, target in TARGETS.items() if target.applies_to(model)]

@@ -55,6 +55,14 @@ def render_for_host(profile: Path, workdir: Path) -> HostRender:
     overrides[("proxy", "pid_file")] = str(workdir / "logs" / "nginx.pid")
     overrides[("proxy", "log_dir")] = str(workdir / "logs")
     overrides[("server", "venv")] = sys.prefix
+    if original["load_balancer"]["kind"] == "haproxy":
+        # HAProxy reads one PEM with chain and key; the test certificate doubles as the hosts' CA.
+        cert, key = make_certificate(workdir / "balancer", original["site"]["server_names"])
+        pem = workdir / "balancer" / "haproxy.pem"
+        pem.write_text(cert.read_text() + key.read_text())
+        overrides[("load_balancer", "certificate")] = str(pem)
+        overrides[("load_balancer", "backend_ca_file")] = str(cert)
+        overrides[("load_balancer", "admin_socket")] = str(workdir / "balancer" / "admin.sock")
     replacements = {}
     for (section, field), host_value in overrides.items():
         data.setdefault(section, {})[field] = host_value

@@ -13,7 +13,7 @@ import pytest
 from conftest import EXAMPLE_PROFILES, require_tool
 from swarmdeploy.profile import load_profile
 from swarmdeploy.render import render_files
-from swarmdeploy.targets import TARGETS
+from swarmdeploy.targets import TARGETS, applicable_targets
 from swarmdeploy.templating import MODEL_VARIABLE, templates_dir
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def test_ansible_renders_what_swarmdeploy_renders(profile: Path, tmp_path: Path)
     playbook_runner = require_tool("ansible-playbook")
     model = load_profile(profile).model
     outputs = [{"template": o.template, "path": f"{name}/{o.filename.format(name=model['name'])}"}
-               for name, target in TARGETS.items() for o in target.outputs]
+               for name in applicable_targets(model) for o in TARGETS[name].outputs]
     for output in outputs:
         (tmp_path / "out" / output["path"]).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / "vars.json").write_text(json.dumps({MODEL_VARIABLE: model}))

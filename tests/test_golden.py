@@ -14,7 +14,7 @@ import pytest
 from conftest import EXAMPLE_PROFILES, REPO
 from swarmdeploy.profile import load_profile
 from swarmdeploy.render import render_files
-from swarmdeploy.targets import TARGETS
+from swarmdeploy.targets import TARGETS, applicable_targets
 
 GOLDEN = REPO / "tests" / "golden"
 
@@ -28,8 +28,16 @@ def expected_outputs(profile: Path, target: str) -> list[str]:
     return [f"{target}/{output.filename.format(name=name)}" for output in TARGETS[target].outputs]
 
 
-@pytest.mark.parametrize("target", sorted(TARGETS))
-@pytest.mark.parametrize("profile", EXAMPLE_PROFILES, ids=lambda p: p.stem)
+def rendered_targets(profile: Path) -> list[str]:
+    """The targets a plain `swarmdeploy render` of the profile writes."""
+    return applicable_targets(load_profile(profile).model)
+
+
+PROFILE_TARGETS = [pytest.param(profile, target, id=f"{profile.stem}-{target}")
+                   for profile in EXAMPLE_PROFILES for target in rendered_targets(profile)]
+
+
+@pytest.mark.parametrize(("profile", "target"), PROFILE_TARGETS)
 def test_render_matches_golden(profile: Path, target: str) -> None:
     files = render_files(load_profile(profile).model, [target])
     for relative, text in files.items():
@@ -42,10 +50,12 @@ def test_render_matches_golden(profile: Path, target: str) -> None:
 
 def test_every_target_has_golden_files_for_every_example_profile() -> None:
     assert EXAMPLE_PROFILES, "no example profiles found"
+    unexampled = set(TARGETS) - {target for profile in EXAMPLE_PROFILES for target in rendered_targets(profile)}
+    assert not unexampled, f"no example profile renders {', '.join(sorted(unexampled))}"
     missing = [
         str(golden_path(profile, relative))
         for profile in EXAMPLE_PROFILES
-        for target in TARGETS
+        for target in rendered_targets(profile)
         for relative in expected_outputs(profile, target)
         if not golden_path(profile, relative).is_file()
     ]
@@ -56,7 +66,7 @@ def test_no_stale_golden_files() -> None:
     expected = {
         golden_path(profile, relative)
         for profile in EXAMPLE_PROFILES
-        for target in TARGETS
+        for target in rendered_targets(profile)
         for relative in expected_outputs(profile, target)
     }
     stale = sorted(str(p) for p in GOLDEN.rglob("*") if p.is_file() and p not in expected)

@@ -1,60 +1,12 @@
-"""Cross-field rules: what makes a profile incoherent across layers. Each has an id, a message and a fix.
-
-Rules read the profile with schema defaults filled in. A rule is skipped when a field it reads
-has the wrong type (the schema already reports that); it may read values the schema found out
-of range or not allowed, and its finding then replaces the schema's less specific one.
-"""
+"""Rules of one host: nginx in front of instances, TLS, CORS, ports, the message queue."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
 
-from swarmdeploy.findings import Severity
+from swarmdeploy.rules.core import ProfileData, Violation, rule, value
 
-ProfileData = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Violation:
-    path: str
-    message: str
-    fix: str
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    severity: Severity
-    reads: tuple[str, ...]
-    check: Callable[[ProfileData], Iterator[Violation]]
-    # Schema findings this rule explains better at the same field (eventlet is "not allowed", but why).
-    replaces: frozenset[str] = frozenset()
-
-
-RULES: list[Rule] = []
-
-
-def rule(rule_id: str, reads: tuple[str, ...], severity: Severity = "error", replaces: tuple[str, ...] = ()):
-    def register(check: Callable[[ProfileData], Iterator[Violation]]):
-        RULES.append(Rule(rule_id, severity, reads, check, frozenset(replaces)))
-        return check
-
-    return register
-
-
-def value(data: ProfileData, dotted: str) -> Any:
-    current: Any = data
-    for part in dotted.split("."):
-        if not isinstance(current, dict):
-            return None
-        current = current.get(part)
-    return current
-
-
-ALB_MAX_IDLE_TIMEOUT = 4000
 _ORIGIN = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:(?P<port>[0-9]{1,5}))?$")
 
 
@@ -76,14 +28,6 @@ def _idle_timeouts_exceed_ping(data: ProfileData) -> Iterator[Violation]:
                 f"idle clients are cut off with 'transport close' every {seconds} s",
                 f"set {hop} above {ping_total} (3600 is usual), or lower the ping settings",
             )
-
-
-@rule("alb.idle-timeout-range", ("load_balancer.kind", "load_balancer.idle_timeout"), replaces=("schema.range",))
-def _alb_idle_timeout_in_range(data: ProfileData) -> Iterator[Violation]:
-    seconds = value(data, "load_balancer.idle_timeout")
-    if value(data, "load_balancer.kind") == "alb" and seconds > ALB_MAX_IDLE_TIMEOUT:
-        yield Violation("load_balancer.idle_timeout", f"{seconds} s is above the ALB maximum of {ALB_MAX_IDLE_TIMEOUT} s",
-                        f"set load_balancer.idle_timeout to at most {ALB_MAX_IDLE_TIMEOUT} (3600 is usual)")
 
 
 @rule("instances.need-queue", ("server.instances", "server.message_queue", "load_balancer.kind"))
