@@ -3,51 +3,30 @@ ports, the message queue, the app factory."""
 
 from __future__ import annotations
 
-import copy
-import os
 import shutil
 import socket
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from swarmdeploy.deploy.certificates import certificate_problems, create_self_signed
+from swarmdeploy.deploy.certificates import certificate_problems
 from swarmdeploy.deploy.releases import Release
 from swarmdeploy.deploy.services import NGINX
-from swarmdeploy.render import render_files
+from swarmdeploy.validators.nginx import NGINX_TEST
+from swarmdeploy.validators.runner import check_files
+from swarmdeploy.validators.systemd import UNITS_VERIFY
+from swarmdeploy.verify.result import Status
 
 Model = dict[str, Any]
 
 
-def _nginx_test(model: Model, workdir: Path) -> list[str]:
-    """nginx -t on the staged config, with pid and logs in a scratch dir so the check writes nothing else."""
-    probe = copy.deepcopy(model)
-    probe["proxy"]["pid_file"] = str(workdir / "nginx.pid")
-    probe["proxy"]["log_dir"] = str(workdir)
-    if probe["tls"]["enabled"] and not Path(probe["tls"]["certificate"]).exists() and probe["tls"]["self_signed"]:
-        probe["tls"]["certificate"], probe["tls"]["certificate_key"] = str(workdir / "c.pem"), str(workdir / "k.pem")
-        create_self_signed(Path(probe["tls"]["certificate"]), Path(probe["tls"]["certificate_key"]),
-                           probe["site"]["server_names"])
-    for relative, text in render_files(probe, ["nginx"]).items():
-        (workdir / Path(relative).name).write_text(text)
-    result = subprocess.run([NGINX, "-p", f"{workdir}/", "-c", str(workdir / "nginx.conf"), "-e",
-                             str(workdir / "startup.log"), "-t"], capture_output=True, text=True, timeout=60)
-    return [] if result.returncode == 0 else [f"nginx -t: {result.stderr.strip()}"]
-
-
-def _units_verify(files: dict[str, str], model: Model, workdir: Path) -> list[str]:
-    analyze = shutil.which("systemd-analyze")
-    if not analyze:
-        return []
-    for relative, text in files.items():
-        if relative.startswith("systemd/") and relative.endswith((".service", ".target")):
-            (workdir / Path(relative).name).write_text(text)
-    units = [f"{model['name']}@{port}.service" for port in model["server"]["ports"]] + [f"{model['name']}.target"]
-    result = subprocess.run([analyze, "verify", *units], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "SYSTEMD_UNIT_PATH": f"{workdir}:"})
-    return [] if result.returncode == 0 and not result.stderr else [f"systemd-analyze verify: {result.stderr.strip()}"]
+def _configs(model: Model, files: dict[str, str]) -> list[str]:
+    """nginx -t and systemd-analyze verify on a scratch copy of the staged files. Only a self-signed
+    certificate that deploy has not created yet is stood in for: any other missing file is a problem."""
+    self_signed = ("tls.certificate", "tls.certificate_key") if model["tls"]["self_signed"] else ()
+    report = check_files(model, files, only=(NGINX_TEST, UNITS_VERIFY), stand_in=self_signed)
+    return [f"{r.validator}: {r.detail}" for r in report.results if r.status is Status.FAIL]
 
 
 def _tls(model: Model) -> list[str]:
@@ -124,9 +103,5 @@ def preflight(model: Model, files: dict[str, str], previous: Release | None) -> 
     missing = missing_programs(model)
     if missing:
         return missing
-    with tempfile.TemporaryDirectory(prefix="swarmdeploy-preflight-") as scratch:
-        nginx_dir, units_dir = Path(scratch) / "nginx", Path(scratch) / "units"
-        nginx_dir.mkdir()
-        units_dir.mkdir()
-        return (_nginx_test(model, nginx_dir) + _units_verify(files, model, units_dir) + _tls(model)
-                + _ports(model, previous) + _queue(model) + _app_importable(model))
+    return (_configs(model, files) + _tls(model) + _ports(model, previous) + _queue(model)
+            + _app_importable(model))
