@@ -34,7 +34,7 @@ def main() -> None:
         try:
             target = deploy(Path(workdir), supervisor, Scenario("healthy")).target
             state = Path(workdir) / "state"
-            write_record(state, target.model, target.url, target.deployment, target.ca_file)
+            write_record(state, target)
             walls, per_check = [], {}
             for _ in range(args.runs):
                 start = time.perf_counter()

@@ -56,13 +56,22 @@ def main() -> None:
 @click.option("-t", "--target", "targets", multiple=True, type=click.Choice(sorted(TARGETS)),
               help="Render only this target (repeatable; default: all).")
 @click.option("--force", is_flag=True, help="Replace an output directory that is not a swarmdeploy bundle.")
-def render(profile: Path, output: Path | None, targets: tuple[str, ...], force: bool) -> None:
+@click.option("--check", is_flag=True, help="Then run every validator installed here (nginx -t, systemd-analyze, "
+                                           "haproxy -c, terraform, cfn-lint) on a scratch copy; exit 1 if one fails.")
+def render(profile: Path, output: Path | None, targets: tuple[str, ...], force: bool, check: bool) -> None:
     """Render every layer's config from PROFILE into a bundle directory."""
     result = render_profile(profile, output, list(targets) or None, force)
     _report(result.warnings)
     click.echo(f"Rendered {profile} into {result.directory}/")
     for relative in [*sorted(result.files), "manifest.json"]:
         click.echo(f"  {result.directory / relative}")
+    if check:
+        from swarmdeploy.validators.report import report_lines
+        from swarmdeploy.validators.runner import check_bundle
+
+        checked = check_bundle(result.directory)
+        click.echo("\n".join(report_lines(checked, result.directory)))
+        sys.exit(1 if checked.failed else 0)
 
 
 @main.command()
@@ -131,6 +140,8 @@ def serve(profile: Path, instance: int) -> None:
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Trust this CA bundle instead of the system store.")
 @click.option("--host", "host_spec", help="Host to inspect with testinfra: local:// (default) or ssh://user@host.")
+@click.option("--address", help="Connect to this IP address instead of resolving the URL's host, which still goes "
+                                "in SNI and Host (like curl --resolve): a balancer before DNS points at it.")
 @click.option("--only", multiple=True, help="Run only this check (repeatable).")
 @click.option("--soak", type=float, default=0.0, help="Hold an idle connection this many seconds.")
 @click.option("--browser", is_flag=True, help="Also load the status page in headless Chromium.")
@@ -138,8 +149,8 @@ def serve(profile: Path, instance: int) -> None:
 @click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 def verify(profile: Path | None, url: str | None, origin: str | None, ca_file: Path | None, host_spec: str | None,
-           only: tuple[str, ...], soak: float, browser: bool, as_json: bool, junit_xml: Path | None,
-           strict: bool) -> None:
+           address: str | None, only: tuple[str, ...], soak: float, browser: bool, as_json: bool,
+           junit_xml: Path | None, strict: bool) -> None:
     """Prove a deployment works end to end; name the fix for every failure.
 
     Without PROFILE or --url, verifies the last deployment recorded on this host.
@@ -155,7 +166,7 @@ def verify(profile: Path | None, url: str | None, origin: str | None, ca_file: P
     unknown = [name for name in only if name not in CHECKS]
     if unknown:
         raise click.BadParameter(f"{', '.join(unknown)}; choose from {', '.join(CHECKS)}", param_hint="--only")
-    target = build_target(profile, url, origin, ca_file, host_spec, soak, browser)
+    target = build_target(profile, url, origin, ca_file, host_spec, soak, browser, address=address)
     results = run_verify(target, list(only) or None)
     if as_json:
         click.echo(json.dumps(report.as_json(results, target.url), indent=2))
@@ -178,11 +189,13 @@ MANAGER = click.option("--service-manager", type=click.Choice(["systemd", "proce
 @ROOT
 @MANAGER
 @click.option("--dry-run", is_flag=True, help="Validate, render, preflight and show the plan; change nothing.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A private CA that signed tls.certificate, trusted by deploy's verify (default: verify.ca_file).")
 @click.option("--no-verify", is_flag=True, help="Do not verify after applying.")
 @click.option("--no-rollback", is_flag=True, help="Keep a failed release current instead of restoring the previous.")
 @click.option("--yes", is_flag=True, help="Apply the plan without asking.")
-def deploy(profile: Path, root: Path, service_manager: str, dry_run: bool, no_verify: bool, no_rollback: bool,
-           yes: bool) -> None:
+def deploy(profile: Path, root: Path, service_manager: str, dry_run: bool, ca_file: Path | None, no_verify: bool,
+           no_rollback: bool, yes: bool) -> None:
     """Install PROFILE's release, start it, verify it, and roll back if verification fails."""
     from rich.console import Console
     from rich.text import Text
@@ -206,7 +219,8 @@ def deploy(profile: Path, root: Path, service_manager: str, dry_run: bool, no_ve
 
     result = run_deploy(profile, DeployOptions(root=root.absolute(), service_manager=service_manager,
                                                dry_run=dry_run, verify=not no_verify, rollback=not no_rollback,
-                                               confirm=confirm, echo=progress, show_results=show))
+                                               confirm=confirm, echo=progress, show_results=show,
+                                               ca_file=ca_file.absolute() if ca_file else None))
     if result.release:
         click.echo(f"Deployed release {result.release.id}.")
 

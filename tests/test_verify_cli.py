@@ -56,7 +56,7 @@ def run(*args: str, state_dir: Path | None = None) -> subprocess.CompletedProces
 
 def test_bare_verify_checks_the_recorded_deployment(healthy: RunningStack, tmp_path: Path) -> None:
     target = healthy.target
-    write_record(tmp_path, target.model, target.url, target.deployment, target.ca_file)
+    write_record(tmp_path, target)
     junit = tmp_path / "verify.xml"
     result = run("--json", "--junit-xml", str(junit), state_dir=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -45,6 +45,7 @@ class DeployOptions:
     confirm: Callable[[Plan], bool] = lambda _plan: True
     echo: Callable[[str], None] = print
     show_results: Callable[[list], None] = lambda _results: None  # the verify table, for people
+    ca_file: Path | None = None  # a private CA that deploy's verify trusts (else verify.ca_file, the system store)
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def _apply_and_verify(layout: Layout, release: Release, previous: Release | None
     if not options.verify:
         journal.step("verify", "skipped (--no-verify)")
         return
-    results = verify_release(layout, release, options.service_manager)
+    results = verify_release(layout, release, options.service_manager, options.ca_file)
     options.show_results(results)
     if failed(results):
         raise DeployError(f"verify failed: {describe_failures(results)}")
@@ -150,7 +151,7 @@ def _recover(layout: Layout, previous: Release | None, options: DeployOptions, j
     journal.step("rollback", f"release {previous.id} is current again")
     try:
         apply_release(options.service_manager, layout, previous, None, journal.reporter("rollback"))
-        results = verify_release(layout, previous, options.service_manager)
+        results = verify_release(layout, previous, options.service_manager, options.ca_file)
         outcome = "and it verifies" if not failed(results) else f"but it fails verify too: {describe_failures(results)}"
     except SwarmdeployError as again:
         outcome = f"but it did not start: {again}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -22,22 +23,39 @@ def deployment_of(layout: Layout, release: Release, service_manager: str) -> Dep
     return Deployment(files=files, nginx_command=nginx)
 
 
-def target_of(layout: Layout, release: Release, service_manager: str) -> Target:
-    model = release.model
+def _trusted_ca(model: dict, ca_file: Path | None) -> Path | None:
+    """--ca-file, else the profile's verify.ca_file, else the local CA a self-signed profile made."""
     tls = model["tls"]
-    return Target(url=model["verify"]["url"], origin=model["verify"]["origin"],
-                  ca_file=Path(tls["certificate"]).parent / CA_FILE if tls["enabled"] and tls["self_signed"] else None,
-                  model=model, host="local://", deployment=deployment_of(layout, release, service_manager))
+    if ca_file or model["verify"]["ca_file"]:
+        return ca_file or Path(model["verify"]["ca_file"])
+    return Path(tls["certificate"]).parent / CA_FILE if tls["enabled"] and tls["self_signed"] else None
 
 
-def verify_release(layout: Layout, release: Release, service_manager: str) -> list[CheckResult]:
-    target = target_of(layout, release, service_manager)
+def target_of(layout: Layout, release: Release, service_manager: str, ca_file: Path | None = None) -> Target:
+    model = release.model
+    target = Target(url=model["verify"]["url"], origin=model["verify"]["origin"], ca_file=_trusted_ca(model, ca_file),
+                    model=model, host="local://", deployment=deployment_of(layout, release, service_manager),
+                    http_port=model["verify"]["http_port"])
+    if not model["load_balancer"]["enabled"]:
+        return target
+    # One host of several: verify this host's own nginx, under the public name, not the balancer
+    # (which may not send clients here yet). `swarmdeploy verify PROFILE` checks the balancer.
+    site = model["site"]
+    scheme, port = ("https", site["https_port"]) if site["serves_tls"] else ("http", site["http_port"])
+    return dataclasses.replace(target, url=f"{scheme}://{model['load_balancer']['backend_server_name']}:{port}",
+                               address=(site["listen_address"] or "127.0.0.1").strip("[]"),
+                               http_port=site["http_port"] if site["serves_tls"] else None)
+
+
+def verify_release(layout: Layout, release: Release, service_manager: str,
+                   ca_file: Path | None = None) -> list[CheckResult]:
+    target = target_of(layout, release, service_manager, ca_file)
     results = verify(target)
     summary = {"release": release.id, "status": "fail" if failed(results) else "pass",
                "checks": {r.check: r.status.value for r in results}}
     layout.last_verify.write_text(json.dumps(summary, indent=2) + "\n")
     if not failed(results):
-        write_record(layout.state_root, release.model, target.url, target.deployment, target.ca_file)
+        write_record(layout.state_root, target)
     return results
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from swarmdeploy.errors import SwarmdeployError
 from swarmdeploy.profile import load_profile
-from swarmdeploy.verify.record import deployment_from_record, last_deployment
+from swarmdeploy.verify.record import last_deployment, target_from_record
 from swarmdeploy.verify.registry import CHECKS
 from swarmdeploy.verify.result import CheckResult
 from swarmdeploy.verify.runner import run_checks
@@ -15,24 +16,30 @@ from swarmdeploy.verify.target import Target
 
 def build_target(profile: Path | None = None, url: str | None = None, origin: str | None = None,
                  ca_file: Path | None = None, host: str | None = None, soak: float = 0.0, browser: bool = False,
-                 state_dir: Path | None = None) -> Target:
-    record = None
+                 state_dir: Path | None = None, address: str | None = None) -> Target:
+    """What to verify. A profile or --url verifies the public URL (through the balancer when one is in
+    front); neither verifies the last deployment recorded on this host, as the deploy did."""
     if profile is None and url is None:
-        record = last_deployment(state_dir) if state_dir else last_deployment()
-    model = load_profile(profile).model if profile else (record or {}).get("model")
-    url = url or (record or {}).get("url") or (model["verify"]["url"] if model else None)
+        recorded = target_from_record(last_deployment(state_dir) if state_dir else last_deployment())
+        overrides = {"origin": origin, "ca_file": ca_file, "host": host, "address": address}
+        return dataclasses.replace(recorded, soak=soak, browser=browser,
+                                   **{key: given for key, given in overrides.items() if given})
+    model = load_profile(profile).model if profile else None
+    url = url or (model["verify"]["url"] if model else None)
     if not url:
         raise SwarmdeployError("nothing to verify: pass a PROFILE, --url, or deploy first")
-    ca = ca_file or (Path(record["ca_file"]) if record and record.get("ca_file") else None)
+    profile_ca = model["verify"]["ca_file"] if model else None
     return Target(
         url=url.rstrip("/"),
         origin=origin or (model["verify"]["origin"] if model else None),
-        ca_file=ca,
+        ca_file=ca_file or (Path(profile_ca) if profile_ca else None),
         model=model,
-        host=host or (record or {}).get("host"),
-        deployment=deployment_from_record(record) if record else None,
+        host=host,
         soak=soak,
         browser=browser,
+        address=address,
+        through_balancer=bool(model and model["load_balancer"]["enabled"]),
+        http_port=model["verify"]["http_port"] if model else None,
     )
 
 

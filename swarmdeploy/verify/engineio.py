@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import socket
 import time
 from dataclasses import dataclass
 from email.message import Message
+from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -56,13 +58,21 @@ class HttpResponse:
 
 def http_request(target: Target, method: str, url: str, headers: dict[str, str] | None = None,
                  body: bytes | None = None) -> HttpResponse:
-    """One request on a fresh connection (as separate browser requests may be), TLS per the target."""
+    """One request on a fresh connection (as separate browser requests may be), TLS per the target.
+
+    The connection goes to the target's --address when the URL names the target's host; SNI and
+    Host still carry the name, as a browser's would.
+    """
     parts = urlsplit(url)
-    if parts.scheme == "https":
-        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname, parts.port or 443, timeout=target.timeout, context=target.ssl_context())
-    else:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=target.timeout)
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    connection = http.client.HTTPConnection(parts.hostname, port, timeout=target.timeout)
+    raw = socket.create_connection((target.connect_host(parts.hostname), port), timeout=target.timeout)
+    try:
+        connection.sock = target.ssl_context().wrap_socket(raw, server_hostname=parts.hostname) if https else raw
+    except BaseException:
+        raw.close()
+        raise
     try:
         connection.request(method, parts.path + (f"?{parts.query}" if parts.query else "") or "/", body=body,
                            headers=headers or {})
@@ -86,18 +96,32 @@ def parse_open_packet(packet: str) -> dict[str, Any]:
     return json.loads(packet[1:])
 
 
+def cookie_header(cookies: dict[str, str]) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())} if cookies else {}
+
+
 class PollingSession:
-    """An Engine.IO session over long-polling: one fresh HTTP connection per request."""
+    """An Engine.IO session over long-polling: one fresh HTTP connection per request, keeping
+    cookies as a browser does (a balancer's stickiness cookie pins the session to one host)."""
 
     def __init__(self, target: Target, origin: str | None = None) -> None:
         self.target = target
-        self.headers = {"Origin": origin} if origin else {}
+        self.origin_headers = {"Origin": origin} if origin else {}
+        self.cookies: dict[str, str] = {}
         self.sid: str | None = None
         self.handshake: dict[str, Any] = {}
         self.last: HttpResponse | None = None
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {**self.origin_headers, **cookie_header(self.cookies)}
+
     def _check(self, response: HttpResponse, what: str) -> HttpResponse:
         self.last = response
+        for header in response.headers.get_all("Set-Cookie") or []:
+            jar = SimpleCookie()
+            jar.load(header)
+            self.cookies.update({name: morsel.value for name, morsel in jar.items()})
         if response.status != 200:
             raise EngineIOError(f"{what} answered HTTP {response.status}: {response.text[:120]}",
                                 response.status, response.text)
@@ -168,10 +192,12 @@ def decode_event(packet: str) -> list[Any] | None:
 class SocketIOWebSocket:
     """A Socket.IO client over a direct WebSocket (no polling first), for latency and broadcast."""
 
-    def __init__(self, target: Target, url: str | None = None, origin: str | None = None) -> None:
+    def __init__(self, target: Target, url: str | None = None, origin: str | None = None,
+                 cookies: dict[str, str] | None = None) -> None:
         self.target = target
         self.url = url or engineio_url(target, "websocket", websocket=True)
         self.origin = origin
+        self.cookies = cookies or {}  # an upgrade must carry its polling session's stickiness cookie
         self.socket: Any = None
         self.handshake: dict[str, Any] = {}
         self.pending: list[str] = []  # packets that arrived while waiting for an acknowledgement
@@ -180,8 +206,11 @@ class SocketIOWebSocket:
     async def connect_transport(self) -> None:
         """The WebSocket alone; an upgrade of a polling session (sid in the URL) gets no open packet."""
         ssl_context = self.target.ssl_context() if self.url.startswith("wss://") else None
-        self.socket = await websockets.connect(self.url, ssl=ssl_context, origin=self.origin,
-                                               open_timeout=self.target.timeout, max_size=2**24)
+        parts = urlsplit(self.url)
+        self.socket = await websockets.connect(
+            self.url, ssl=ssl_context, origin=self.origin, open_timeout=self.target.timeout, max_size=2**24,
+            host=self.target.connect_host(parts.hostname), port=parts.port or (443 if ssl_context else 80),
+            additional_headers=cookie_header(self.cookies) or None)
 
     async def open(self) -> dict[str, Any]:
         await self.connect_transport()

@@ -8,16 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from swarmdeploy.errors import SwarmdeployError
-from swarmdeploy.verify.target import Deployment
+from swarmdeploy.verify.target import Deployment, Target
 
 STATE_DIR = Path(os.environ.get("SWARMDEPLOY_STATE_DIR", "/var/lib/swarmdeploy"))
 LAST_DEPLOYMENT = "last-deployment.json"
 
 
-def write_record(state_dir: Path, model: dict[str, Any], url: str, deployment: Deployment,
-                 ca_file: Path | None = None, host: str = "local://") -> Path:
-    """Record what was deployed, atomically, for a later bare `swarmdeploy verify`."""
-    record = {"model": model, "url": url, "ca_file": str(ca_file) if ca_file else None, "host": host,
+def write_record(state_dir: Path, target: Target) -> Path:
+    """Record the target a deploy verified, atomically, for a later bare `swarmdeploy verify`."""
+    deployment = target.deployment or Deployment(files={})
+    record = {"model": target.model, "url": target.url, "ca_file": str(target.ca_file) if target.ca_file else None,
+              "host": target.host or "local://", "address": target.address,
+              "through_balancer": target.through_balancer, "http_port": target.http_port,
               "files": deployment.files, "nginx_command": deployment.nginx_command}
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / LAST_DEPLOYMENT
@@ -40,5 +42,17 @@ def last_deployment(state_dir: Path = STATE_DIR) -> dict[str, Any]:
     return read_record(state_dir / LAST_DEPLOYMENT)
 
 
-def deployment_from_record(record: dict[str, Any]) -> Deployment:
-    return Deployment(files=record.get("files", {}), nginx_command=record.get("nginx_command", []))
+def target_from_record(record: dict[str, Any]) -> Target:
+    """The target the deploy verified: same URL, address, CA and host, with the files to check for drift."""
+    model = record.get("model")
+    return Target(
+        url=record["url"],
+        origin=model["verify"]["origin"] if model else None,
+        ca_file=Path(record["ca_file"]) if record.get("ca_file") else None,
+        model=model,
+        host=record.get("host"),
+        deployment=Deployment(files=record.get("files", {}), nginx_command=record.get("nginx_command", [])),
+        address=record.get("address"),
+        through_balancer=record.get("through_balancer", False),
+        http_port=record.get("http_port"),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from swarmdeploy.verify.checks import (broadcast, browser, cors, handshake, host, idle, latency, polling,
+from swarmdeploy.verify.checks import (broadcast, browser, cors, handshake, host, hosts, idle, latency, polling,
                                        reachability, stickiness, tls, upgrade, websocket)
 from swarmdeploy.verify.result import Observation
 from swarmdeploy.verify.target import Target
@@ -24,6 +24,7 @@ CHECKS: dict[str, Check] = {
     for check in (
         Check("reachability", "DNS and TCP to every public port", reachability.run),
         Check("tls", "TLS handshake, chain, hostname, expiry, protocols, HSTS, redirect", tls.run, ("reachability",)),
+        Check("hosts", "every host behind the balancer answers its health check", hosts.run, ("reachability",)),
         Check("handshake", "Engine.IO handshake: open packet, EIO=4, ping settings", handshake.run,
               ("reachability",)),
         Check("websocket", "direct WebSocket: 101 Switching Protocols through every proxy", websocket.run,

@@ -35,6 +35,11 @@ class Target:
     browser: bool = False
     timeout: float = 5.0
     insecure: bool = False  # set by the runner after the tls check failed
+    # Connect here instead of resolving the URL's host, which still goes in SNI and Host (curl --resolve).
+    address: str | None = None
+    # The URL is the balancer in front of several hosts, not one host's own nginx.
+    through_balancer: bool = False
+    http_port: int | None = None  # where http:// is redirected to https:// (None: the URL's scheme default)
 
     @cached_property
     def parts(self):
@@ -55,6 +60,11 @@ class Target:
     @property
     def base(self) -> str:
         return f"{self.scheme}://{self.parts.netloc}"
+
+    def connect_host(self, hostname: str | None = None) -> str:
+        """Where a connection to `hostname` (default: the URL's host) really goes."""
+        wanted = hostname or self.hostname
+        return self.address if self.address and wanted == self.hostname else wanted
 
     @property
     def socketio_path(self) -> str:

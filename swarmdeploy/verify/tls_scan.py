@@ -22,7 +22,7 @@ def mozilla_issues(target: Target, profile: str) -> dict[str, str]:
                                                                    TlsConfigurationEnum,
                                                                    check_server_against_tls_configuration)
 
-        location = ServerNetworkLocation(target.hostname, target.port)
+        location = ServerNetworkLocation(target.hostname, target.port, ip_address=target.address)
         extra = CertificateInfoExtraArgument(custom_ca_file=Path(target.ca_file)) if target.ca_file else None
         request = ServerScanRequest(server_location=location, scan_commands=SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
                                     scan_commands_extra_arguments=ScanCommandsExtraArguments(certificate_info=extra))

@@ -1,43 +1,37 @@
-"""A message published on one instance must reach clients of every other instance (message queue)."""
+"""A message published in one place must reach clients everywhere else: across the instances of
+this host, and across the hosts behind a balancer (the message queue carries it)."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import secrets
 
 import websockets
 
 from swarmdeploy.verify.engineio import EngineIOError, SocketIOWebSocket
+from swarmdeploy.verify.fleet import Entry, crosses_hosts, host_entries, instance_entries
 from swarmdeploy.verify.result import Observation, Status
 from swarmdeploy.verify.target import Target
 
 
-def instance_targets(target: Target) -> list[Target]:
-    """Each instance's own address: clients connected there are pinned to it by construction."""
-    bind = target.expect("server.bind_host")
-    return [dataclasses.replace(target, url=f"http://{bind}:{port}") for port in target.expect("server.ports")]
-
-
-async def _connect(instance: Target) -> SocketIOWebSocket | None:
-    client = SocketIOWebSocket(instance)
+async def _connect(entry: Entry) -> SocketIOWebSocket | None:
+    client = SocketIOWebSocket(entry.target)
     try:
-        await client.connect(instance.auth)
+        await client.connect(entry.target.auth)
         return client
     except (OSError, TimeoutError, EngineIOError, websockets.WebSocketException):
-        await client.close()  # an unreachable instance is the host check's finding
+        await client.close()  # an unreachable entry is the host (or hosts) check's finding
         return None
 
 
-async def _broadcast(target: Target) -> list[Observation]:
-    instances = instance_targets(target)
-    clients = await asyncio.gather(*(_connect(i) for i in instances))
-    reachable = [(i, c) for i, c in zip(instances, clients, strict=True) if c is not None]
+async def _broadcast(target: Target, entries: list[Entry], across: str) -> list[Observation]:
+    clients = await asyncio.gather(*(_connect(entry) for entry in entries))
+    reachable = [(e, c) for e, c in zip(entries, clients, strict=True) if c is not None]
     try:
         if len(reachable) < 2:
-            return [Observation("instances", Status.SKIP,
-                                f"{len(reachable)} of {len(instances)} instances reachable directly from here; "
-                                "see the host check")]
+            check = "hosts" if across == "hosts" else "host"
+            return [Observation(across, Status.SKIP, f"{len(reachable)} of {len(entries)} {across} reachable directly "
+                                                     f"from here; see the {check} check")]
         room, marker = f"verify-{secrets.token_hex(4)}", secrets.token_hex(8)
         for _, client in reachable:
             answer = await client.call("subscribe", {"room": room}, target.timeout)
@@ -52,29 +46,35 @@ async def _broadcast(target: Target) -> list[Observation]:
                                 "export the token named by server.publish_token_env before running verify")]
         wait = target.expect("socketio.batching.interval", 0.1) + target.timeout
         missed = []
-        for instance, client in reachable:
+        for entry, client in reachable:
             try:
                 while True:
                     batch = await client.wait_event("batch", wait)
                     if any(e.get("data") == marker for e in batch.get("events", [])):
                         break
             except TimeoutError:
-                missed.append(instance.base)
+                missed.append(entry.label)
     finally:
         await asyncio.gather(*(c.close() for c in clients if c is not None))
-    origin = reachable[0][0].base
+    origin = reachable[0][0].label
     if missed:
-        return [Observation("cross-instance", Status.FAIL,
-                            f"published on {origin}; never arrived at {', '.join(missed)}",
-                            "the instances share no message queue: set server.message_queue to one Redis every "
-                            "instance reaches, deploy the environment file and restart the instances")]
-    return [Observation("cross-instance", Status.PASS,
-                        f"published on {origin}; arrived at all {len(reachable)} instances")]
+        return [Observation(f"cross-{across[:-1]}", Status.FAIL, f"published on {origin}; never arrived at "
+                                                                f"{', '.join(missed)}",
+                            f"the {across} share no message queue: set server.message_queue to one Redis every "
+                            f"{across[:-1]} reaches, deploy the environment file and restart the instances")]
+    return [Observation(f"cross-{across[:-1]}", Status.PASS,
+                        f"published on {origin}; arrived at all {len(reachable)} {across}")]
 
 
 def run(target: Target) -> list[Observation]:
     if target.model is None:
         return [Observation("instances", Status.SKIP, "needs the profile to know the instances' ports")]
+    if crosses_hosts(target):
+        return asyncio.run(_broadcast(target, host_entries(target), "hosts"))
+    if target.through_balancer:
+        listed = len(target.expect("load_balancer.hosts"))
+        return [Observation("hosts", Status.SKIP, "one host behind the balancer: nothing to cross" if listed else
+                            "list the hosts behind the balancer (load_balancer.hosts) to prove broadcasts cross them")]
     if target.expect("server.instances") < 2:
         return [Observation("instances", Status.SKIP, "one instance: nothing to cross")]
-    return asyncio.run(_broadcast(target))
+    return asyncio.run(_broadcast(target, instance_entries(target), "instances"))

@@ -23,7 +23,9 @@ def run(target: Target) -> list[Observation]:
     from playwright.sync_api import Error, sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        # Chromium resolves the URL's host itself; --address maps it as the other checks connect.
+        resolve = [f"--host-resolver-rules=MAP {target.hostname} {target.address}"] if target.address else []
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + resolve)
         try:
             # Chromium ignores the system CA store and --ca-file; the tls check has judged the chain.
             page = browser.new_page(ignore_https_errors=True)

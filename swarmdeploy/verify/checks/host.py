@@ -64,6 +64,9 @@ def _drift(host, target: Target) -> Observation:
 def run(target: Target) -> list[Observation]:
     if target.model is None and target.deployment is None:
         return [Observation("host", Status.SKIP, "needs a profile or a deployment record")]
+    if target.through_balancer and target.host is None and target.deployment is None:
+        return [Observation("host", Status.SKIP, "verifying the balancer: each host's state is checked on that host "
+                                                 "(swarmdeploy verify there, or --host ssh://user@host)")]
     import testinfra
 
     host = testinfra.get_host(target.host or "local://")

@@ -30,7 +30,7 @@ UNTRUSTED_FIX = ("the chain is not trusted: serve the full chain (fullchain.pem)
 
 
 def _handshake(target: Target, context: ssl.SSLContext) -> tuple[str, str, bytes]:
-    with socket.create_connection((target.hostname, target.port), timeout=target.timeout) as raw:
+    with socket.create_connection((target.connect_host(), target.port), timeout=target.timeout) as raw:
         with context.wrap_socket(raw, server_hostname=target.hostname) as tls:
             return tls.version() or "?", tls.cipher()[0], tls.getpeercert(binary_form=True) or b""
 
@@ -112,15 +112,15 @@ def _hsts(target: Target) -> Observation:
 
 
 def _redirect(target: Target) -> Observation:
-    if target.model is None and target.port != 443:
+    if target.http_port is None and target.port != 443:
         return Observation("redirect", Status.SKIP, "HTTPS on a custom port: pass the profile to know the HTTP port")
-    http_port = target.expect("site.http_port", 80)
+    http_port = target.http_port or 80
     url = f"http://{target.hostname}:{http_port}/verify-redirect?x=1"
     try:
         response = http_request(target, "GET", url)
     except OSError as error:
         return Observation("redirect", Status.FAIL, f"nothing answers on port {http_port}: {error}",
-                           "the rendered nginx site listens on site.http_port and redirects to HTTPS")
+                           "the rendered nginx site (or the balancer) listens on the HTTP port and redirects to HTTPS")
     location = response.headers.get("Location", "")
     if response.status in (301, 308) and location.startswith("https://") and location.endswith("/verify-redirect?x=1"):
         return Observation("redirect", Status.PASS, f"{response.status} -> {location}")

@@ -14,7 +14,8 @@ UPGRADE_PACKET = "5"
 
 
 async def _upgrade(target: Target, session: PollingSession) -> None:
-    client = SocketIOWebSocket(target, engineio_url(target, "websocket", session.sid, websocket=True))
+    client = SocketIOWebSocket(target, engineio_url(target, "websocket", session.sid, websocket=True),
+                               cookies=session.cookies)
     await client.connect_transport()
     try:
         await client.socket.send("2probe")
