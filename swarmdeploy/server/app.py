@@ -14,6 +14,7 @@ from swarmdeploy.server.config import ServerConfig, load_config
 from swarmdeploy.server.events import register_events
 from swarmdeploy.server.history import make_history
 from swarmdeploy.server.metrics import HandshakeErrorCounter, Metrics
+from swarmdeploy.server.queue import MessageQueue
 from swarmdeploy.server.routes import register_routes
 from swarmdeploy.server.runtime import tune_gc, tune_gevent
 
@@ -25,7 +26,12 @@ def _cors(origins: tuple[str, ...]) -> str | list[str] | None:
     return list(origins) or None
 
 
-def socketio_options(config: ServerConfig) -> dict[str, Any]:
+def message_queue(config: ServerConfig) -> MessageQueue | None:
+    # One channel per deployment, so two profiles sharing a Redis never cross-deliver.
+    return MessageQueue(config.message_queue, f"swarmdeploy-{config.name}") if config.message_queue else None
+
+
+def socketio_options(config: ServerConfig, queue: MessageQueue | None) -> dict[str, Any]:
     """Every Flask-SocketIO / Engine.IO option comes from the profile; async_mode is always pinned
     (an installed eventlet would otherwise win, FACTS.md §1)."""
     options: dict[str, Any] = {
@@ -44,10 +50,10 @@ def socketio_options(config: ServerConfig) -> dict[str, Any]:
         "logger": config.log_level == "debug",
         "engineio_logger": config.log_level == "debug",
     }
-    if config.message_queue:
-        options["message_queue"] = config.message_queue
-        # One channel per deployment, so two profiles sharing a Redis never cross-deliver.
-        options["channel"] = f"swarmdeploy-{config.name}"
+    if queue is not None:
+        # Our manager rather than the one Flask-SocketIO builds from message_queue=: its listener
+        # reports its state to /healthz and resubscribes promptly after an outage (queue.py).
+        options["client_manager"] = queue.manager
     return options
 
 
@@ -58,17 +64,18 @@ def create_app(config: ServerConfig | Mapping[str, Any] | None = None) -> Flask:
     logging.getLogger("swarmdeploy").setLevel(settings.log_level.upper())
     app = Flask(__name__)
     app.config["SWARMDEPLOY"] = settings
-    socketio = SocketIO(app, **socketio_options(settings))
+    queue = message_queue(settings)
+    socketio = SocketIO(app, **socketio_options(settings, queue))
     metrics = Metrics()
     history = make_history(settings.message_queue, settings.name, settings.history_limit)
     publisher = Publisher(socketio, history, metrics, settings.instance_id, settings.batch_interval,
                           settings.batch_max_size)
     register_events(socketio, settings, metrics, publisher, history)
-    register_routes(app, settings, metrics, publisher)
+    register_routes(app, settings, metrics, publisher, queue)
     # Wrap after SocketIO(app) installed its middleware, so refused handshakes are seen.
     app.wsgi_app = HandshakeErrorCounter(app.wsgi_app, settings.socketio_path, metrics)  # type: ignore[method-assign]
     app.extensions["swarmdeploy"] = {"socketio": socketio, "metrics": metrics, "history": history,
-                                     "publisher": publisher}
+                                     "publisher": publisher, "queue": queue}
     if settings.async_mode == "gevent":
         tune_gevent()
     tune_gc()

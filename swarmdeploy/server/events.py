@@ -18,6 +18,7 @@ from swarmdeploy.server.broadcast import Publisher
 from swarmdeploy.server.config import ServerConfig
 from swarmdeploy.server.history import History
 from swarmdeploy.server.metrics import Metrics
+from swarmdeploy.server.queue import UNREACHABLE, QueueUnreachable
 
 # Room and event names reach logs and Redis keys' payloads: keep them short and plain.
 NAME = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -53,7 +54,8 @@ def register_events(socketio: SocketIO, config: ServerConfig, metrics: Metrics, 
     def ping(sid: str, payload: Any = None) -> dict[str, Any]:
         answer = {"payload": payload, "time": time.time(), "instance": instance}
         pongs.inc()
-        # To the asking client, which is on this instance: the message queue has nothing to carry.
+        # To the asking client, which is on this instance: the message queue has nothing to carry,
+        # and pings keep answering while Redis is down or hung (tests/server/test_server_queue.py).
         socketio.server.emit("pong", answer, to=sid, ignore_queue=True)
         return answer
 
@@ -100,5 +102,7 @@ def register_events(socketio: SocketIO, config: ServerConfig, metrics: Metrics, 
     def on_error(error: Exception) -> dict[str, Any]:
         if isinstance(error, ConnectionRefusedError):
             raise error  # the default handler sees connect too; a refusal must reach the client
+        if isinstance(error, QueueUnreachable):
+            return dict(UNREACHABLE)  # publish, history: not logged per event, /healthz shows the outage
         socketio.server.logger.exception("handler failed for %s", request.sid)
         return {"ok": False, "error": "internal error"}

@@ -1,4 +1,4 @@
-"""HTTP routes: /healthz, /metrics, POST /api/publish and the status page at /."""
+"""HTTP routes: /healthz, /metrics, POST /api/publish, /favicon.ico and the status page at /."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from swarmdeploy.server.broadcast import Publisher
 from swarmdeploy.server.config import ServerConfig
 from swarmdeploy.server.events import NAME, token_matches
 from swarmdeploy.server.metrics import Metrics
+from swarmdeploy.server.queue import RETRY_AFTER, UNREACHABLE, MessageQueue, QueueUnreachable
 
 # The page loads only what this instance serves: no CDN, no inline script.
 STATUS_PAGE_CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'"
@@ -21,8 +22,8 @@ STATUS_PAGE_CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'sel
 
 def _is_loopback_client() -> bool:
     """A direct loopback client: anything nginx proxies also comes from 127.0.0.1 but adds
-    X-Forwarded-For (the rendered site always sets it), so proxied requests never count."""
-    if request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded"):
+    X-Forwarded-For and X-Real-IP (the rendered site always sets them), so proxied requests never count."""
+    if any(request.headers.get(name) for name in ("X-Forwarded-For", "X-Real-IP", "Forwarded")):
         return False
     try:
         return ipaddress.ip_address(request.environ.get("REMOTE_ADDR", "")).is_loopback
@@ -30,14 +31,26 @@ def _is_loopback_client() -> bool:
         return False
 
 
-def register_routes(app: Flask, config: ServerConfig, metrics: Metrics, publisher: Publisher) -> None:
+def register_routes(app: Flask, config: ServerConfig, metrics: Metrics, publisher: Publisher,
+                    queue: MessageQueue | None) -> None:
     started = time.monotonic()
 
     @app.get("/healthz")
     def healthz() -> Response:
-        return jsonify(status="ok", instance=config.instance_id, name=config.name, async_mode=config.async_mode,
-                       clients=metrics.clients, uptime=round(time.monotonic() - started, 3), version=__version__,
-                       message_queue=bool(config.message_queue), pid=os.getpid())
+        # 200 while this instance serves its own clients, even with the queue down: every instance and
+        # host shares the one Redis, so a balancer taking out every instance that reports it down would
+        # turn a broadcast outage into a full one. "degraded" and queue.reachable say it instead.
+        state = queue.status() if queue else None
+        healthy = state is None or (state["reachable"] and state["listener"] != "reconnecting")
+        answer: dict[str, Any] = {"status": "ok" if healthy else "degraded"}
+        if not _is_loopback_client():
+            # Through the proxy or from another host: no pid, host name, version or queue address.
+            if state is not None:
+                answer["queue"] = {"reachable": state["reachable"]}
+            return jsonify(answer)
+        return jsonify({**answer, "instance": config.instance_id, "name": config.name, "async_mode": config.async_mode,
+                        "clients": metrics.clients, "uptime": round(time.monotonic() - started, 3),
+                        "version": __version__, "pid": os.getpid(), "queue": state})
 
     @app.get("/metrics")
     def prometheus_metrics() -> tuple[Any, int] | Response:
@@ -59,6 +72,16 @@ def register_routes(app: Flask, config: ServerConfig, metrics: Metrics, publishe
             return jsonify(ok=False, error='send JSON {"room": ..., "event"?: ..., "data": ...}'), 400
         record = publisher.publish(room, event, body.get("data"))
         return jsonify(ok=True, seq=record["seq"], instance=config.instance_id), 202
+
+    @app.errorhandler(QueueUnreachable)
+    def queue_unreachable(_error: QueueUnreachable) -> tuple[Response, int, dict[str, str]]:
+        return jsonify(UNREACHABLE), 503, {"Retry-After": str(RETRY_AFTER)}
+
+    @app.get("/favicon.ico")
+    def favicon() -> tuple[str, int, dict[str, str]]:
+        # The status page declares an empty icon (templates/status.html); a browser opening /healthz or
+        # /metrics directly still asks for this one: no content, cached for a day, instead of a 404.
+        return "", 204, {"Cache-Control": "public, max-age=86400"}
 
     def socketio_endpoint() -> tuple[str, int]:
         return "served by Engine.IO\n", 404

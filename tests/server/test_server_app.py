@@ -11,7 +11,7 @@ from server_stack import unit_command, unit_environment, write_profile
 from swarmdeploy.profile import load_profile
 from swarmdeploy.render import render_files
 from swarmdeploy.server import create_app
-from swarmdeploy.server.app import socketio_options
+from swarmdeploy.server.app import message_queue, socketio_options
 from swarmdeploy.server.config import ServerConfigError, config_from_env, env_from_model, load_config
 from swarmdeploy.server.serve import instance_command
 
@@ -34,10 +34,10 @@ def _samples(text: str) -> dict[tuple[str, tuple], float]:
 
 def test_prod_profile_reaches_every_socketio_option():
     config = load_config(load_profile(REPO / "profiles" / "prod.yaml").model)
-    options = socketio_options(config)
+    options = socketio_options(config, message_queue(config))
     assert options["async_mode"] == "gevent"  # always explicit (FACTS.md §1)
-    assert options["message_queue"] == "redis://127.0.0.1:6379/0"
-    assert options["channel"] == "swarmdeploy-swarmbot"
+    manager = options["client_manager"]
+    assert (manager.redis_url, manager.channel) == ("redis://127.0.0.1:6379/0", "swarmdeploy-swarmbot")
     assert options["cors_allowed_origins"] == ["https://dashboard.example.com"]
     assert (options["ping_interval"], options["ping_timeout"]) == (25, 20)
     assert options["transports"] == ["websocket", "polling"]
@@ -75,9 +75,9 @@ def test_named_token_variable_must_be_set():
 
 
 def test_no_origins_means_same_origin_not_cors_off():
-    assert socketio_options(config_from_env(BASE))["cors_allowed_origins"] is None
+    assert socketio_options(config_from_env(BASE), None)["cors_allowed_origins"] is None
     star = config_from_env({**BASE, "SWARMDEPLOY_CORS_ALLOWED_ORIGINS": "*"})
-    assert socketio_options(star)["cors_allowed_origins"] == "*"
+    assert socketio_options(star, None)["cors_allowed_origins"] == "*"
 
 
 def test_ping_pong_echoes_payload_time_and_instance():
@@ -145,24 +145,68 @@ def test_http_publish_needs_the_token(monkeypatch):
     assert http.post("/api/publish", json={"room": "r"}, headers={"Authorization": "Bearer nope"}).status_code == 401
     assert http.post("/api/publish", json={"room": "a b"}, headers={"Authorization": "Bearer pub"}).status_code == 400
     ok = http.post("/api/publish", json={"room": "r", "data": 1}, headers={"Authorization": "Bearer pub"})
-    assert ok.status_code == 202 and ok.json["seq"] == 1
+    assert ok.status_code == 202 and ok.json["seq"] > 0
     socketio, _, _ = _parts(app)
     client = socketio.test_client(app)
     assert not client.emit("publish", {"room": "r"}, callback=True)["ok"]
     assert client.emit("publish", {"room": "r", "token": "pub"}, callback=True)["ok"]
 
 
-def test_healthz_and_status_page_settings():
+def test_sequence_numbers_continue_above_a_restarted_instance():
+    """status.js skips events whose seq is not above the last it saw: a page left open across a
+    restart (every deploy) would otherwise ignore every new event."""
+    before = create_app(BASE).extensions["swarmdeploy"]["publisher"].publish("r", "e", 1)["seq"]
+    after = create_app(BASE).extensions["swarmdeploy"]["publisher"].publish("r", "e", 2)["seq"]
+    assert after > before
+
+
+LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
+DETAILS = {"instance", "name", "async_mode", "clients", "uptime", "version", "pid", "queue"}
+
+
+def test_healthz_details_only_for_direct_loopback_clients():
+    http = create_app(BASE).test_client()
+    health = http.get("/healthz", environ_base=LOOPBACK).json
+    assert health["status"] == "ok" and health["async_mode"] == "threading" and health["clients"] == 0
+    assert set(health) == {"status", *DETAILS} and health["queue"] is None  # no message queue configured
+    assert http.get("/healthz", environ_base={"REMOTE_ADDR": "::1"}).json["pid"] == health["pid"]
+    # Through nginx every request comes from loopback, with forwarding headers: status only.
+    for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
+        proxied = http.get("/healthz", environ_base=LOOPBACK, headers={header: "203.0.113.9"})
+        assert proxied.status_code == 200 and proxied.json == {"status": "ok"}, header
+    assert http.get("/healthz", environ_base={"REMOTE_ADDR": "10.1.2.3"}).json == {"status": "ok"}
+
+
+def test_unreachable_queue_is_reported_without_its_password(monkeypatch):
+    """Nothing listens on port 1: refused at once, as a stopped Redis on its own port."""
+    monkeypatch.setenv("SD_TEST_PUBLISH", "pub")
+    app = create_app({**BASE, "SWARMDEPLOY_MESSAGE_QUEUE": "redis://:s3cret@127.0.0.1:1/0",
+                      "SWARMDEPLOY_PUBLISH_TOKEN_ENV": "SD_TEST_PUBLISH"})
+    http = app.test_client()
+    health = http.get("/healthz", environ_base=LOOPBACK).json
+    assert health["status"] == "degraded" and "s3cret" not in str(health)
+    assert health["queue"]["url"] == "redis://:***@127.0.0.1:1/0" and health["queue"]["reachable"] is False
+    assert "refused" in health["queue"]["error"] and health["queue"]["listener"] == "idle"  # no client yet
+    assert http.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9"}).json == {
+        "status": "degraded", "queue": {"reachable": False}}
+    refused = http.post("/api/publish", json={"room": "r", "data": 1}, headers={"Authorization": "Bearer pub"})
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+    assert refused.json == {"ok": False, "error": "message queue unreachable", "retry_after": 1}
+
+
+def test_status_page_settings_and_no_favicon_requests():
     app = create_app({**BASE, "SWARMDEPLOY_SOCKETIO_PATH": "/live/sio", "SWARMDEPLOY_TRANSPORTS": "polling"})
     http = app.test_client()
-    health = http.get("/healthz").json
-    assert health["status"] == "ok" and health["async_mode"] == "threading" and health["clients"] == 0
-    assert {"instance", "uptime", "version", "pid"} <= set(health)
     page = http.get("/")
     assert page.status_code == 200 and "script-src" not in page.headers["Content-Security-Policy"]
     text = page.get_data(as_text=True)
     assert '"path": "/live/sio"' in text and '"transports": ["polling"]' in text
     assert "/static/socket.io.min.js" in text and "//cdn" not in text
+    # The page declares an empty icon, which its CSP allows; /favicon.ico answers without a 404 too.
+    assert '<link rel="icon" href="data:,">' in text
+    assert "img-src 'self' data:" in page.headers["Content-Security-Policy"]
+    icon = http.get("/favicon.ico")
+    assert icon.status_code == 204 and "max-age" in icon.headers["Cache-Control"]
     client_js = http.get("/static/socket.io.min.js").get_data(as_text=True)
     assert client_js.startswith("/*!\n * Socket.IO v4.")  # EIO=4 client, served locally
 

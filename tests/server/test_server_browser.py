@@ -113,6 +113,10 @@ def test_status_page_connects_over_websocket_through_nginx(site, page):
         http_json(f"{instance.url}/api/publish", headers={"Authorization": "Bearer pt"},
                   data={"room": "ops", "data": instance.port})
     page.wait_for_function("() => window.wsEventsReceived === 2", timeout=PAGE_TIMEOUT_MS)
+    # Chromium asks for /favicon.ico right after the load unless the page names an icon; Playwright
+    # does not show that request, nginx's access log does.
+    access_log = (site.stack.profile.parent / "access.log").read_text()
+    assert "/favicon.ico" not in access_log
 
 
 def test_without_upgrade_headers_the_page_falls_back_to_polling(site, page):

@@ -53,7 +53,7 @@ def test_without_the_queue_the_other_instance_never_sees_it(supervisor, connect,
     profile = write_profile(tmp_path, instances=2, message_queue=redis_url)
     # The same units with the queue taken out of the environment file.
     first, second = start_instances(supervisor, profile, extra_env={"SWARMDEPLOY_MESSAGE_QUEUE": ""}).instances
-    assert first.health()["message_queue"] is False
+    assert first.health()["queue"] is None
     local = connect(first.url, ["websocket"])
     remote = connect(second.url, ["websocket"])
     for client in (local, remote):
@@ -63,3 +63,23 @@ def test_without_the_queue_the_other_instance_never_sees_it(supervisor, connect,
     started = time.monotonic()
     assert remote.batch_events(1, timeout=QUIET) == []  # lost: nothing carried it across
     assert time.monotonic() - started >= QUIET - 0.1
+
+
+def test_a_socket_publish_with_a_wrong_token_is_refused(supervisor, connect, tmp_path, redis_url):
+    profile = write_profile(tmp_path, instances=2, message_queue=redis_url,
+                            server={"publish_token_env": "PUBLISH_TOKEN"})
+    first, second = start_instances(supervisor, profile, extra_env={"PUBLISH_TOKEN": "pt"}).instances
+    publisher = connect(first.url, ["websocket"])
+    listeners = [connect(instance.url, ["websocket"]) for instance in (first, second)]
+    for listener in listeners:
+        assert listener.call("subscribe", {"room": ROOM})["ok"]
+
+    for token in ("wrong", "PT", "pt ", 42):
+        answer = publisher.call("publish", {"room": ROOM, "data": "forged", "token": token})
+        assert answer == {"ok": False, "error": "publishing needs the publish token"}, token
+    assert publisher.call("history", {"room": ROOM, "since": 0})["events"] == []
+    # The right token afterwards: its event is the first and only one either instance delivers, so
+    # nothing forged was batched or queued before it.
+    assert publisher.call("publish", {"room": ROOM, "data": "genuine", "token": "pt"})["ok"]
+    for listener in listeners:
+        assert [e["data"] for b in listener.batch_events(1, timeout=10) for e in b["events"]] == ["genuine"]
