@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +51,15 @@ class LocalDeployment:
     def stop(self) -> None:
         ProcessManager(self.layout).stop_all()
 
+    def status(self, expect: int = 0) -> dict:
+        """`swarmdeploy status --json`, which must exit with `expect` (3: a service is down)."""
+        result = run("status", "--root", str(self.root), "--json")
+        assert result.returncode == expect, result.stdout + result.stderr
+        return json.loads(result.stdout)
+
+    def services(self) -> dict[str, dict]:
+        return {row["service"]: row for row in self.status()["services"]}
+
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run([SWARMDEPLOY, *args], capture_output=True, text=True, timeout=timeout,
@@ -67,6 +79,40 @@ def local_deployment(workdir: Path, instances_room: int = 3) -> LocalDeployment:
     profile = workdir / "local.yaml"
     profile.write_text(yaml.safe_dump(data, sort_keys=False))
     return LocalDeployment(workdir / "root", profile, data)
+
+
+def said(result: subprocess.CompletedProcess[str]) -> str:
+    """stdout with its wrapping undone: deploy wraps its progress lines to the terminal (100 columns piped)."""
+    return " ".join(result.stdout.split())
+
+
+def with_default_nginx_paths(local: LocalDeployment) -> LocalDeployment:
+    """The same deployment from a profile that leaves proxy.log_dir and proxy.pid_file at their defaults
+    (/var/log/nginx, /run/nginx.pid), so they land under --root in directories nothing else makes."""
+    data = {**local.data, "proxy": {k: v for k, v in local.data["proxy"].items() if k not in ("log_dir", "pid_file")}}
+    profile = local.profile.with_name("default-paths.yaml")
+    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    return LocalDeployment(local.root, profile, data)
+
+
+def ping_interval(port: int) -> int:
+    """pingInterval (ms) of the Engine.IO open packet the instance answers a polling handshake with."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", timeout=5) as answer:
+        return json.loads(answer.read().decode()[1:])["pingInterval"]
+
+
+def interval_or_none(port: int) -> int | None:
+    """None while the instance is starting again."""
+    try:
+        return ping_interval(port)
+    except OSError:
+        return None
+
+
+def set_ping_interval(env_file: Path, seconds: int) -> None:
+    text = env_file.read_text()
+    env_file.write_text(re.sub(r"^SWARMDEPLOY_PING_INTERVAL=.*$", f"SWARMDEPLOY_PING_INTERVAL={seconds}", text,
+                               flags=re.M))
 
 
 def tree_hash(directory: Path, skip: Path | None = None) -> str:

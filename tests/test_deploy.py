@@ -1,18 +1,26 @@
 """swarmdeploy deploy with the process manager: real nginx, instances and Redis under a temporary
-root; redeploy, rollback on a failed verify, dry-run, the lock, status."""
+root; redeploy (and a redeploy with nothing changed), rollback on a failed verify, dry-run, the lock,
+directories nginx writes to, status, start and restart, the environment file read at every start."""
 
 from __future__ import annotations
 
 import fcntl
 import json
+import os
 import queue
+import re
+import signal
 from pathlib import Path
 
 import pytest
 import socketio
-from deploy_support import LocalDeployment, run, tree_hash
+from deploy_support import (LocalDeployment, interval_or_none, ping_interval, run, said, set_ping_interval,
+                            tree_hash, with_default_nginx_paths)
 
+from swarmdeploy.deploy.health import wait_for
+from swarmdeploy.deploy.process_manager import pid_alive
 from swarmdeploy.deploy.releases import current_release, list_releases
+from swarmdeploy.verify.registry import CHECKS
 
 pytestmark = pytest.mark.integration
 
@@ -22,10 +30,8 @@ def create_app():
 '''
 
 
-def status(local: LocalDeployment) -> dict:
-    result = run("status", "--root", str(local.root), "--json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+def status(local: LocalDeployment, expect: int = 0) -> dict:
+    return local.status(expect)
 
 
 def release_hashes(local: LocalDeployment) -> dict[str, str]:
@@ -36,7 +42,12 @@ def release_hashes(local: LocalDeployment) -> dict[str, str]:
 def test_deploy_local_profile_verifies_and_status_reports_it(local: LocalDeployment) -> None:
     result = local.deploy()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "11 pass, 0 warn, 0 fail, 3 skip" in result.stdout  # the verify table
+    assert f"{len(CHECKS) - 3} pass, 0 warn, 0 fail, 3 skip" in result.stdout  # the verify table: all but 3 run
+    # Piped output (a log, CI) fits 100 columns, and the plan lists its first file below the tag.
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 100 or len(line.split()) == 1 for line in lines), max(lines, key=len)  # a long path
+    plan = next(i for i, line in enumerate(lines) if line.startswith("[plan]"))
+    assert "+ " not in lines[plan] and lines[plan + 1].startswith("  + "), lines[plan:plan + 2]
     report = status(local)
     assert report["release"] == current_release(local.layout).id
     assert report["last_verify"]["status"] == "pass"
@@ -100,7 +111,7 @@ def test_failed_verification_rolls_back_to_identical_previous_release(local: Loc
     report = status(local)
     assert report["release"] == previous["id"] and report["last_verify"]["status"] == "pass"
     assert all(r["running"] for r in report["services"])
-    again = run("verify", "--json", env={"SWARMDEPLOY_STATE_DIR": str(local.layout.state_root)})
+    again = run("verify", "--root", str(local.root), "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["status"] == "pass"
 
 
@@ -142,7 +153,93 @@ def test_rollback_command_restores_the_release_before(local: LocalDeployment) ->
 def test_deploy_after_stop_starts_everything_again(local: LocalDeployment) -> None:
     assert local.deploy().returncode == 0
     assert run("stop", "--root", str(local.root)).returncode == 0
-    assert not any(r["running"] for r in status(local)["services"])
+    assert not any(r["running"] for r in status(local, expect=3)["services"])
     result = local.deploy()  # the managed Redis is down: apply starts it, preflight must not refuse
     assert result.returncode == 0, result.stdout + result.stderr
     assert all(r["running"] for r in status(local)["services"])
+
+
+def test_default_nginx_paths_under_root_are_created_and_nginx_starts(local: LocalDeployment) -> None:
+    defaults = with_default_nginx_paths(local)  # proxy.log_dir /var/log/nginx, pid_file /run/nginx.pid
+    result = defaults.deploy()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"created {local.root / 'var/log/nginx'}" in said(result)
+    assert (local.root / "var/log/nginx/error.log").is_file() and (local.root / "run/nginx.pid").is_file()
+
+
+def test_preflight_refuses_a_log_dir_apply_could_not_create(local: LocalDeployment) -> None:
+    defaults = with_default_nginx_paths(local)
+    (local.root / "var").mkdir(parents=True)
+    (local.root / "var/log").write_text("a file where nginx's log directory must go\n")
+    result = defaults.deploy()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"proxy.log_dir: cannot create {local.root / 'var/log/nginx'}: {local.root / 'var/log'} is not a " \
+           "directory" in said(result)
+    assert "nothing was changed" in result.stderr
+    assert list_releases(local.layout) == [] and not local.layout.run.exists()
+
+
+def test_redeploy_without_changes_keeps_release_and_instances(local: LocalDeployment) -> None:
+    assert local.deploy().returncode == 0
+    release = current_release(local.layout).id
+    pids = {name: row["pid"] for name, row in local.services().items()}
+    again = local.deploy()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"nothing to deploy: release {release} is current" in said(again)
+    assert "Deployed release" not in again.stdout
+    assert {name: row["pid"] for name, row in local.services().items()} == pids
+    assert [r.id for r in list_releases(local.layout)] == [release]
+
+    # Nothing changed but an instance is down: it is started, still without a new release.
+    instance = next(name for name in pids if name.startswith("instance-"))
+    assert run("stop", "--root", str(local.root)).returncode == 0
+    started = local.deploy()
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert f"[apply] started {instance}" in said(started)
+    assert all(row["running"] for row in local.services().values())
+    assert [r.id for r in list_releases(local.layout)] == [release]
+
+    forced = local.deploy("--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert len(list_releases(local.layout)) == 2 and current_release(local.layout).id != release
+
+
+def test_killed_supervisor_shows_in_status_and_start_brings_it_back(local: LocalDeployment) -> None:
+    assert local.deploy().returncode == 0
+    instance = f"instance-{local.data['server']['base_port']}"
+    row = local.services()[instance]
+    assert row["pid"] != row["supervisor"]  # status shows the service's own process, and its supervisor
+    os.kill(row["supervisor"], signal.SIGKILL)
+    # The instance dies with its supervisor, as a unit's processes do: no orphan keeps the port.
+    assert wait_for(lambda: not pid_alive(row["pid"]), 20), "the instance outlived its supervisor"
+    down = run("status", "--root", str(local.root))
+    assert down.returncode == 3, down.stdout + down.stderr
+    assert re.search(rf"{instance}\s+STOPPED", down.stdout)
+    assert f"down: {instance}; start: swarmdeploy start {local.data['name']} --root {local.root}" in down.stderr
+    started = run("start", "--root", str(local.root))
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert f"Started {instance}." in started.stdout
+    assert local.services()[instance]["health"]["status"] == "ok"  # status exits 0 again
+
+
+def test_restart_of_one_instance_and_crash_restarts_read_the_env_file_again(local: LocalDeployment) -> None:
+    assert local.deploy().returncode == 0
+    port = local.data["server"]["base_port"]
+    env_file = Path(current_release(local.layout).model["server"]["env_file"])
+    assert ping_interval(port) == 25000
+    # A crash: the supervisor starts the instance again, with the file as it is now.
+    set_ping_interval(env_file, 7)
+    crashed = local.services()[f"instance-{port}"]["pid"]
+    os.kill(crashed, signal.SIGKILL)
+    assert wait_for(lambda: local.services()[f"instance-{port}"]["pid"] not in (None, crashed), 20)
+    assert wait_for(lambda: interval_or_none(port) == 7000, 20)
+    # A restart by name, one instance only.
+    set_ping_interval(env_file, 9)
+    other = local.services()[f"instance-{port + 1}"]["pid"]
+    result = run("restart", f"instance-{port}", "--root", str(local.root))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ping_interval(port) == 9000
+    assert local.services()[f"instance-{port + 1}"]["pid"] == other
+
+    unknown = run("restart", "instance-1", "--root", str(local.root))
+    assert unknown.returncode == 2 and "no service instance-1 in this release: choose from redis" in unknown.stderr

@@ -16,6 +16,7 @@ from swarmdeploy.bundle import manifest
 from swarmdeploy.deploy.layout import Layout
 from swarmdeploy.deploy.releases import Release, store_release, switch_current
 from swarmdeploy.deploy.rooted import deploy_profile
+from swarmdeploy.deploy.services import UnknownService
 from swarmdeploy.deploy.systemd_manager import SystemdManager
 from swarmdeploy.render import render_files
 
@@ -27,6 +28,22 @@ class Recorder:
     def __call__(self, argv: list[str]) -> subprocess.CompletedProcess:
         self.commands.append(argv)
         return subprocess.CompletedProcess(argv, 0, "", "")
+
+
+class Host(Recorder):
+    """systemctl on a host where some units are inactive: `show` answers for each unit."""
+
+    def __init__(self, inactive: set[str]) -> None:
+        super().__init__()
+        self.inactive = inactive
+
+    def __call__(self, argv: list[str]) -> subprocess.CompletedProcess:
+        self.commands.append(argv)
+        if argv[:2] != ["systemctl", "show"]:
+            return subprocess.CompletedProcess(argv, 0, "", "")
+        down = argv[-1] in self.inactive
+        return subprocess.CompletedProcess(argv, 0, f"ActiveState={'inactive' if down else 'active'}\n"
+                                                    f"MainPID={0 if down else 4242}\n", "")
 
 
 def release_for(root: Path, tmp_path: Path, instances: int, release_id: str) -> tuple[Layout, Release]:
@@ -68,6 +85,24 @@ def test_systemd_apply_links_files_and_runs_the_right_commands(tmp_path: Path) -
     assert ["systemctl", "disable", "--now", "swarmbot@8051.service"] in recorder.commands
     assert ["systemctl", "restart", "swarmbot@8051.service"] not in recorder.commands
     assert unit.resolve() == (second.path / "systemd/swarmbot@.service").resolve()
+
+
+def test_systemd_status_start_and_restart_are_their_systemctl_equivalents(tmp_path: Path) -> None:
+    layout, release = release_for(tmp_path / "root", tmp_path, 2, "20260101T000000-aaaaaa")
+    host = Host(inactive={"swarmbot@8051.service"})
+    manager = SystemdManager(layout, host, wait_healthy=False)
+    rows = {row["service"]: row for row in manager.status(release)}
+    assert set(rows) == {"instance-8050", "instance-8051", "nginx"}
+    assert rows["instance-8050"]["running"] and rows["instance-8050"]["pid"] == 4242
+    assert not rows["instance-8051"]["running"] and rows["instance-8051"]["pid"] is None
+    host.commands.clear()
+    assert manager.start(release, report=lambda _m: None) == ["instance-8051"]
+    assert [c for c in host.commands if c[1] != "show"] == [["systemctl", "start", "swarmbot@8051.service"]]
+    host.commands.clear()
+    manager.restart(release, "instance-8050", report=lambda _m: None)
+    assert host.commands == [["systemctl", "restart", "swarmbot@8050.service"]]
+    with pytest.raises(UnknownService, match="choose from instance-8050, instance-8051, nginx"):
+        manager.restart(release, "redis", report=lambda _m: None)
 
 
 @pytest.mark.integration

@@ -19,11 +19,14 @@ class Plan:
     def empty(self) -> bool:
         return not (self.added or self.changed or self.removed)
 
-    def lines(self) -> list[str]:
-        out = [f"+ {p}" for p in self.added] + [f"~ {p}" for p in self.changed] + [f"- {p}" for p in self.removed]
-        for path in self.changed:
-            out.append(self.diffs[path])
-        return out or ["no file changes (services are restarted and verified again)"]
+    def describe(self) -> str:
+        """A summary for the step's line, then each file and the diffs indented on the lines below it."""
+        if self.empty:
+            return "no file changes: the services restart and verify again"
+        entries = [f"+ {p}" for p in self.added] + [f"~ {p}" for p in self.changed] + [f"- {p}" for p in self.removed]
+        lines = [line for entry in [*entries, *(self.diffs[p] for p in self.changed)] for line in entry.splitlines()]
+        summary = f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed"
+        return summary + "".join(f"\n  {line}" for line in lines)
 
 
 def make_plan(files: dict[str, str], current: Release | None) -> Plan:

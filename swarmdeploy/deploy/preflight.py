@@ -1,5 +1,6 @@
-"""Everything a deploy checks before it changes anything: configs as they will run, TLS files,
-ports, the message queue, the app factory."""
+"""Everything a deploy checks before it changes anything: configs as they will run (nginx -t with the
+command line apply starts nginx with, and the directories its config writes to), TLS files, ports, the
+message queue, the app factory."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from swarmdeploy.deploy.certificates import certificate_problems
+from swarmdeploy.deploy.directories import directory_problems
 from swarmdeploy.deploy.releases import Release
 from swarmdeploy.deploy.services import NGINX
 from swarmdeploy.validators.nginx import NGINX_TEST
@@ -23,7 +25,9 @@ Model = dict[str, Any]
 
 def _configs(model: Model, files: dict[str, str]) -> list[str]:
     """nginx -t and systemd-analyze verify on a scratch copy of the staged files. Only a self-signed
-    certificate that deploy has not created yet is stood in for: any other missing file is a problem."""
+    certificate that deploy has not created yet is stood in for: any other missing file is a problem.
+    The paths nginx writes (logs, pid file) point into the scratch dir, so nothing here changes: that
+    apply can make or write their directories is `directory_problems`'s to say."""
     self_signed = ("tls.certificate", "tls.certificate_key") if model["tls"]["self_signed"] else ()
     report = check_files(model, files, only=(NGINX_TEST, UNITS_VERIFY), stand_in=self_signed)
     return [f"{r.validator}: {r.detail}" for r in report.results if r.status is Status.FAIL]
@@ -103,5 +107,5 @@ def preflight(model: Model, files: dict[str, str], previous: Release | None) -> 
     missing = missing_programs(model)
     if missing:
         return missing
-    return (_configs(model, files) + _tls(model) + _ports(model, previous) + _queue(model)
-            + _app_importable(model))
+    return (_configs(model, files) + directory_problems(model) + _tls(model) + _ports(model, previous)
+            + _queue(model) + _app_importable(model))

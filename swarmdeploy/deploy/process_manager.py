@@ -10,16 +10,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from swarmdeploy.deploy.directories import make_directories
 from swarmdeploy.deploy.health import instance_health, port_open, wait_for
 from swarmdeploy.deploy.layout import Layout
-from swarmdeploy.deploy.releases import Release
-from swarmdeploy.deploy.services import Service, base_environment, instance_services, nginx_service, redis_service
 from swarmdeploy.deploy.nginx_control import ApplyError, confirm_reload, error_log_tail, workers
+from swarmdeploy.deploy.releases import Release, replace_link
+from swarmdeploy.deploy.services import (Service, base_environment, instance_services, nginx_service,
+                                         redis_service, release_services, service_named)
 
 STOP_TIMEOUT = 20.0
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,33 +49,50 @@ class ProcessManager:
             pid = int((self.pids / f"{name}.{suffix}").read_text())
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if pid_alive(pid) else None
 
     def running(self, name: str) -> bool:
+        """Its supervisor is alive (the service itself may be between two starts)."""
         return self._pid(name) is not None
+
+    def main_pid(self, name: str) -> int | None:
+        """The service's own process, as systemd's MainPID: killing it makes the supervisor start it again."""
+        return self._pid(name, "child.pid") if self.running(name) else None
 
     def log_tail(self, name: str, lines: int = 15) -> str:
         path = self.run / f"{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
-    def start(self, service: Service) -> None:
+    def _launch(self, service: Service) -> None:
         self.pids.mkdir(parents=True, exist_ok=True)
         (self.run / "nginx").mkdir(exist_ok=True)
+        env_files = [f"--env-file={path}" for path in service.env_files]  # = keeps a leading "-" a value
         with (self.run / f"{service.name}.log").open("ab") as log:
             subprocess.Popen(
                 [sys.executable, "-m", "swarmdeploy.deploy.supervisor", str(self.pids), service.name,
-                 service.stop_signal.name, "--", *service.argv],
+                 service.stop_signal.name, *env_files, "--", *service.argv],
                 env={**base_environment(), **service.env}, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, cwd=self.run, start_new_session=True)
         if not wait_for(lambda: self.running(service.name), 10):
             raise ApplyError(f"{service.name} did not start:\n{self.log_tail(service.name)}")
 
-    def stop(self, name: str) -> None:
+    def _start(self, service: Service) -> None:
+        """Launch it and wait until it serves: /healthz for an instance, its port for the others."""
+        self._launch(service)
+        if service.http_health:
+            if not wait_for(lambda: instance_health(service.host, service.port) is not None):
+                raise ApplyError(f"{service.name} did not answer /healthz:\n{self.log_tail(service.name)}")
+        elif not wait_for(lambda: port_open(service.host, service.port)):
+            nginx_said = f"\n{error_log_tail(service.error_log_dir)}" if service.error_log_dir else ""
+            raise ApplyError(f"{service.name} did not listen on {service.port}:\n{self.log_tail(service.name)}"
+                             + nginx_said)
+
+    def _halt(self, name: str) -> None:
         pid = self._pid(name)
         if pid is None:
             return
         os.kill(pid, signal.SIGTERM)
-        if not wait_for(lambda: not _alive(pid), STOP_TIMEOUT):
+        if not wait_for(lambda: not pid_alive(pid), STOP_TIMEOUT):
             child = self._pid(name, "child.pid")
             for stuck in filter(None, (child, pid)):
                 os.kill(stuck, signal.SIGKILL)
@@ -84,35 +103,44 @@ class ProcessManager:
 
     # -- a release ---------------------------------------------------------------------------
 
-    def apply(self, release: Release, report=print) -> None:
+    def _prepare(self, release: Release, report) -> None:
+        """What the release's services need on disk: nginx's directories, and the environment file at the
+        path the unit names (linked into `current`, as the systemd manager links it)."""
+        try:
+            made = make_directories(release.model)
+        except OSError as error:  # preflight said it could; something changed since
+            raise ApplyError(f"cannot create a directory nginx writes to: {error}") from error
+        for directory in made:
+            report(f"created {directory}")
+        name = release.model["name"]
+        replace_link(Path(release.model["server"]["env_file"]), self.layout.current / "systemd" / f"{name}.env")
+
+    def _services(self, release: Release) -> list[Service]:
+        return release_services(release, self.layout.current, self.run)
+
+    def apply(self, release: Release, previous: Release | None = None, report=print) -> None:
         """Bring the services to this release: queue, instances one at a time, then nginx."""
+        self._prepare(release, report)
         redis = redis_service(release, self.run)
         if redis and not self.running(redis.name):
-            self.start(redis)
-            if not wait_for(lambda: port_open("127.0.0.1", redis.port)):
-                raise ApplyError(f"redis did not listen on {redis.port}:\n{self.log_tail('redis')}")
+            self._start(redis)
             report(f"started redis on 127.0.0.1:{redis.port}")
         wanted = instance_services(release, self.layout.current)
         for service in wanted:
-            self.stop(service.name)
-            self.start(service)
-            if not wait_for(lambda s=service: instance_health(s.host, s.port) is not None):
-                raise ApplyError(f"{service.name} did not answer /healthz:\n{self.log_tail(service.name)}")
+            self._halt(service.name)
+            self._start(service)
             report(f"{service.name} healthy")
         for name in set(self.running_instances()) - {s.name for s in wanted}:
-            self.stop(name)
+            self._halt(name)
             report(f"stopped {name} (not in this release)")
         self._nginx(release, report)
 
     def _nginx(self, release: Release, report) -> None:
         service = nginx_service(release, self.layout.current, self.run)
-        master = self._pid("nginx", "child.pid")
+        master = self.main_pid("nginx")
         if master is None:
-            self.stop("nginx")
-            self.start(service)
-            if not wait_for(lambda: port_open(service.host, service.port)):
-                raise ApplyError(f"nginx did not listen on {service.port}:\n{self.log_tail('nginx')}"
-                                 f"\n{error_log_tail(release.model['proxy']['log_dir'])}")
+            self._halt("nginx")
+            self._start(service)
             report(f"nginx started on port {service.port}")
             return
         before = workers(master)
@@ -120,22 +148,45 @@ class ProcessManager:
         confirm_reload(master, before, release.model["proxy"]["log_dir"])
         report("nginx reloaded: every worker runs the new configuration")
 
+    def start(self, release: Release, report=print) -> list[str]:
+        """Start the release's services that are not running; returns their names."""
+        self._prepare(release, report)
+        started = []
+        for service in self._services(release):
+            if not self.running(service.name):
+                self._start(service)
+                report(f"started {service.name}")
+                started.append(service.name)
+        return started
+
+    def restart(self, release: Release, name: str | None = None, report=print) -> None:
+        """One service, stopped and started; without a name, what a deploy does: every instance one at
+        a time, then nginx reloaded (Redis only started when down: restarting it drops its history)."""
+        if name is None:
+            self.apply(release, release, report)
+            return
+        service = service_named(self._services(release), name)
+        self._prepare(release, report)
+        self._halt(name)
+        self._start(service)
+        report(f"restarted {name}")
+
+    def stop(self, _release: Release | None = None) -> None:
+        self.stop_all()
+
     def stop_all(self) -> None:
         for name in ["nginx", *self.running_instances(), "redis"]:
-            self.stop(name)
+            self._halt(name)
 
     def status(self, release: Release | None) -> list[dict[str, Any]]:
+        """The release's services, and any other this manager still runs (an instance of an older release)."""
+        wanted = [s.name for s in self._services(release)] if release else []
+        others = [n for n in ["redis", "nginx", *self.running_instances()] if self.running(n)]
         rows = []
-        names = ["redis", "nginx", *self.running_instances()]
-        if release:
-            names += [f"instance-{p}" for p in release.model["server"]["ports"]]
-        for name in dict.fromkeys(names):
-            pid = self._pid(name)
-            row: dict[str, Any] = {"service": name, "pid": pid, "running": pid is not None}
+        for name in dict.fromkeys([*wanted, *others]):
+            row: dict[str, Any] = {"service": name, "pid": self.main_pid(name), "supervisor": self._pid(name),
+                                   "running": self.running(name)}
             if name.startswith("instance-") and release:
                 row["health"] = instance_health(release.model["server"]["bind"], int(name.split("-")[1]))
-            if name == "redis" and pid is None and not (release and release.model["server"]["message_queue_managed"]):
-                continue
             rows.append(row)
         return rows
-

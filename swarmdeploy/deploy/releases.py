@@ -55,19 +55,24 @@ def _mode(relative: str) -> int:
 
 def store_release(layout: Layout, release_id: str, files: dict[str, str], manifest: dict[str, Any],
                   info: dict[str, Any]) -> Release:
-    """Write the release into a hidden staging dir, then rename it into releases/ID."""
+    """Write the release into a hidden staging dir, then rename it into releases/ID. A write that fails
+    (disk full, say) removes the staging dir: it never becomes a release."""
     layout.releases.mkdir(parents=True, exist_ok=True)
     staging = layout.releases / f".staging-{release_id}"
     staging.mkdir(mode=0o755)
-    for relative, text in files.items():
-        target = staging / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        target.chmod(_mode(relative))
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    (staging / RELEASE_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-    final = layout.releases / release_id
-    staging.rename(final)
+    try:
+        for relative, text in files.items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            target.chmod(_mode(relative))
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        (staging / RELEASE_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        final = layout.releases / release_id
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return Release(release_id, final)
 
 
@@ -96,6 +101,14 @@ def switch_current(layout: Layout, release: Release | None) -> None:
     if release is None:
         layout.current.unlink(missing_ok=True)
         return
-    temporary = layout.state / f".current-{secrets.token_hex(4)}"
-    temporary.symlink_to(Path("releases") / release.id)
-    temporary.replace(layout.current)
+    replace_link(layout.current, Path("releases") / release.id)
+
+
+def replace_link(path: Path, target: Path) -> None:
+    """Point the symlink path at target with one atomic rename (a reader sees the old or the new)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() and path.readlink() == target:
+        return
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    temporary.symlink_to(target)
+    temporary.replace(path)

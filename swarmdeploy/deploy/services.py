@@ -1,5 +1,6 @@
 """What runs for a release: each service's command line and environment, read from the release's
-own rendered files (the unit's ExecStart, the environment file), so both managers run the same."""
+own rendered files (the unit's ExecStart, Environment= and EnvironmentFile= lines), so both managers
+run the same."""
 
 from __future__ import annotations
 
@@ -12,42 +13,51 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from swarmdeploy.deploy.releases import Release
-from swarmdeploy.server.config import PORT_VARIABLE, parse_env_file
-
+from swarmdeploy.errors import SwarmdeployError
+from swarmdeploy.validators.nginx import nginx_argv
 
 NGINX = "nginx"  # found on PATH, as Debian installs it
+
+
+class UnknownService(SwarmdeployError):
+    exit_code = 2
 
 
 @dataclass(frozen=True)
 class Service:
     name: str
     argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # the unit's Environment=
+    # The unit's EnvironmentFile= ("-" first: optional), read again at every start, as systemd does.
+    env_files: tuple[str, ...] = ()
     stop_signal: signal.Signals = signal.SIGTERM
     port: int = 0
     host: str = "127.0.0.1"
+    http_health: bool = False  # ready when /healthz answers, not only when the port accepts
+    error_log_dir: str = ""  # nginx's proxy.log_dir: its error.log says why it did not start
+
+
+def _settings(unit: str, key: str, port: int) -> list[str]:
+    """The values of a unit's `key=` lines, with %i expanded to the instance's port as systemd does."""
+    return [value.replace("%i", str(port)) for value in re.findall(rf"^{key}=(.*)$", unit, re.M)]
 
 
 def instance_argv(unit: str, port: int) -> list[str]:
-    """The template unit's ExecStart for one instance, with %i expanded to its port as systemd does."""
-    exec_start = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1)
-    return shlex.split(exec_start.replace("%i", str(port)))
+    """The template unit's ExecStart for one instance."""
+    return shlex.split(_settings(unit, "ExecStart", port)[0])
 
 
 def instance_services(release: Release, current_link: Path) -> list[Service]:
     model = release.model
-    name = model["name"]
-    unit = (current_link / "systemd" / f"{name}@.service").read_text()
-    env = parse_env_file((current_link / "systemd" / f"{name}.env").read_text())
-    secrets = Path(model["server"]["secrets_file"])
-    if secrets.is_file():
-        env.update(parse_env_file(secrets.read_text()))
-    return [
+    unit = (current_link / "systemd" / f"{model['name']}@.service").read_text()
+    services = []
+    for port in model["server"]["ports"]:
+        env = dict(setting.partition("=")[::2] for setting in _settings(unit, "Environment", port))
         # SIGINT: gunicorn's quick shutdown; SIGTERM would wait for every WebSocket to close.
-        Service(f"instance-{port}", instance_argv(unit, port),
-                {**env, PORT_VARIABLE: str(port)}, signal.SIGINT, port, model["server"]["bind"])
-        for port in model["server"]["ports"]
-    ]
+        services.append(Service(f"instance-{port}", instance_argv(unit, port), env,
+                                tuple(_settings(unit, "EnvironmentFile", port)), signal.SIGINT, port,
+                                model["server"]["bind"], http_health=True))
+    return services
 
 
 def redis_service(release: Release, run_dir: Path) -> Service | None:
@@ -64,9 +74,23 @@ def nginx_service(release: Release, current_link: Path, run_dir: Path) -> Servic
     prefix = run_dir / "nginx"
     model = release.model
     port = model["site"]["https_port"] if model["tls"]["enabled"] else model["site"]["http_port"]
-    return Service("nginx", [NGINX, "-p", f"{prefix}/", "-c", str(current_link / "nginx" / "nginx.conf"),
-                             "-e", str(prefix / "startup-error.log"), "-g", "daemon off;"],
-                   stop_signal=signal.SIGQUIT, port=port, host=model["site"]["listen_address"] or "127.0.0.1")
+    argv = nginx_argv(NGINX, prefix, current_link / "nginx" / "nginx.conf", prefix / "startup-error.log")
+    return Service("nginx", [*argv, "-g", "daemon off;"], stop_signal=signal.SIGQUIT, port=port,
+                   host=model["site"]["listen_address"] or "127.0.0.1", error_log_dir=model["proxy"]["log_dir"])
+
+
+def release_services(release: Release, current_link: Path, run_dir: Path) -> list[Service]:
+    """Every service of a release, in the order they start: the queue, the instances, nginx."""
+    redis = redis_service(release, run_dir)
+    return [*([redis] if redis else []), *instance_services(release, current_link),
+            nginx_service(release, current_link, run_dir)]
+
+
+def service_named(services: list[Service], name: str) -> Service:
+    found = next((s for s in services if s.name == name), None)
+    if found is None:
+        raise UnknownService(f"no service {name} in this release: choose from {', '.join(s.name for s in services)}")
+    return found
 
 
 def base_environment() -> dict[str, str]:

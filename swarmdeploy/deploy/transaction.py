@@ -4,10 +4,9 @@ install, restore the previous release, restart it, verify it, and say both outco
 from __future__ import annotations
 
 import datetime
-import fcntl
+import json
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,8 @@ from swarmdeploy.bundle import manifest
 from swarmdeploy.deploy.certificates import create_self_signed
 from swarmdeploy.deploy.journal import Journal
 from swarmdeploy.deploy.layout import Layout
-from swarmdeploy.deploy.managers import apply_release, stop_release
+from swarmdeploy.deploy.lock import deploy_lock
+from swarmdeploy.deploy.managers import manager_of, service_manager
 from swarmdeploy.deploy.plan import Plan, make_plan
 from swarmdeploy.deploy.preflight import preflight
 from swarmdeploy.deploy.releases import (Release, current_release, list_releases, new_release_id,
@@ -27,12 +27,11 @@ from swarmdeploy.errors import SwarmdeployError
 from swarmdeploy.render import render_files
 
 
+NOTHING_TO_DEPLOY = "nothing to deploy: release {} is current (--force deploys it again)"
+
+
 class DeployError(SwarmdeployError):
     """The deploy did not end with a verified new release."""
-
-
-class DeployLocked(SwarmdeployError):
-    exit_code = 3
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,7 @@ class DeployOptions:
     dry_run: bool = False
     verify: bool = True
     rollback: bool = True
+    force: bool = False  # deploy even when nothing changed since the current release
     confirm: Callable[[Plan], bool] = lambda _plan: True
     echo: Callable[[str], None] = print
     show_results: Callable[[list], None] = lambda _results: None  # the verify table, for people
@@ -52,18 +52,7 @@ class DeployOptions:
 class DeployResult:
     release: Release | None
     plan: Plan
-
-
-@contextmanager
-def deploy_lock(layout: Layout) -> Iterator[None]:
-    """One deploy (or rollback) at a time per deployment; the kernel drops the lock if we die."""
-    layout.state.mkdir(parents=True, exist_ok=True)
-    with layout.lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DeployLocked(f"another deploy of {layout.name} holds {layout.lock}; wait for it to finish") from None
-        yield
+    unchanged: bool = False  # nothing to deploy: `release` was already current
 
 
 def _ensure_certificate(model: dict, journal: Journal) -> None:
@@ -86,17 +75,14 @@ def deploy(profile_path: Path, options: DeployOptions) -> DeployResult:
         remove_stale_staging(layout)
         previous = current_release(layout)
         _ensure_certificate(model, journal)
-        _preflight(model, files, previous, options, journal)
         plan = make_plan(files, previous)
-        journal.step("plan", "\n".join(plan.lines()))
+        if _unchanged(previous, plan, model, options):
+            return _nothing_to_deploy(layout, previous, plan, journal)
+        _preflight(model, files, previous, options, journal)
+        journal.step("plan", plan.describe())
         if not options.confirm(plan):
             raise DeployError("not confirmed; nothing was changed")
-        release_id = new_release_id()
-        info = {"id": release_id, "created": datetime.datetime.now(datetime.UTC).isoformat(), "model": model,
-                "profile": str(profile_path), "service_manager": options.service_manager, "version": __version__}
-        release = store_release(layout, release_id, files, manifest(files, model, profile_path.name), info)
-        switch_current(layout, release)
-        journal.step("install", f"release {release.id} is current (previous: {previous.id if previous else 'none'})")
+        release = _install(layout, profile_path, model, files, previous, options, journal)
         try:
             _apply_and_verify(layout, release, previous, options, journal)
         except SwarmdeployError as error:
@@ -105,14 +91,49 @@ def deploy(profile_path: Path, options: DeployOptions) -> DeployResult:
         return DeployResult(release, plan)
 
 
+def _unchanged(previous: Release | None, plan: Plan, model: dict, options: DeployOptions) -> bool:
+    """The current release has the same files (as they are on disk) and model, for the same manager."""
+    stored = json.loads(json.dumps(model))  # as release.json holds it: lists, not tuples
+    return (previous is not None and not options.force and plan.empty and previous.model == stored
+            and manager_of(previous) == options.service_manager)
+
+
+def _nothing_to_deploy(layout: Layout, current: Release, plan: Plan, journal: Journal) -> DeployResult:
+    """No new release and no restart; but a service of the current release that is down is started,
+    since a deploy promises the release running."""
+    journal.step("plan", NOTHING_TO_DEPLOY.format(current.id))
+    service_manager(manager_of(current), layout).start(current, journal.reporter("apply"))
+    return DeployResult(current, plan, unchanged=True)
+
+
 def _plan_only(model: dict, files: dict[str, str], layout: Layout, options: DeployOptions,
                journal: Journal) -> DeployResult:
     previous = current_release(layout)
-    _preflight(model, files, previous, options, journal)
     plan = make_plan(files, previous)
-    journal.step("plan", "\n".join(plan.lines()))
+    if _unchanged(previous, plan, model, options):
+        journal.step("plan", NOTHING_TO_DEPLOY.format(previous.id))
+        return DeployResult(None, plan, unchanged=True)
+    _preflight(model, files, previous, options, journal)
+    journal.step("plan", plan.describe())
     journal.step("dry-run", "stopped before installing: nothing was written")
     return DeployResult(None, plan)
+
+
+def _install(layout: Layout, profile_path: Path, model: dict, files: dict[str, str], previous: Release | None,
+             options: DeployOptions, journal: Journal) -> Release:
+    """Write the release and make it current. A failed write leaves no release and `current` as it was."""
+    release_id = new_release_id()
+    info = {"id": release_id, "created": datetime.datetime.now(datetime.UTC).isoformat(), "model": model,
+            "profile": str(profile_path), "service_manager": options.service_manager, "version": __version__}
+    try:
+        release = store_release(layout, release_id, files, manifest(files, model, profile_path.name), info)
+    except OSError as error:
+        kept = f"release {previous.id} stays current" if previous else "nothing was deployed"
+        journal.step("failed", f"could not write release {release_id}: {error}")
+        raise DeployError(f"could not write release {release_id}: {error}; {kept}") from error
+    switch_current(layout, release)
+    journal.step("install", f"release {release.id} is current (previous: {previous.id if previous else 'none'})")
+    return release
 
 
 def _preflight(model: dict, files: dict[str, str], previous: Release | None, options: DeployOptions,
@@ -122,12 +143,12 @@ def _preflight(model: dict, files: dict[str, str], previous: Release | None, opt
         for problem in problems:
             journal.step("preflight", f"FAIL {problem}")
         raise DeployError(f"preflight found {len(problems)} problem(s); nothing was changed")
-    journal.step("preflight", "configs, units, TLS files, ports, queue and app factory all pass")
+    journal.step("preflight", "configs, units, directories, TLS files, ports, queue and app factory all pass")
 
 
 def _apply_and_verify(layout: Layout, release: Release, previous: Release | None, options: DeployOptions,
                       journal: Journal) -> None:
-    apply_release(options.service_manager, layout, release, previous, journal.reporter("apply"))
+    service_manager(options.service_manager, layout).apply(release, previous, journal.reporter("apply"))
     if not options.verify:
         journal.step("verify", "skipped (--no-verify)")
         return
@@ -144,13 +165,13 @@ def _recover(layout: Layout, previous: Release | None, options: DeployOptions, j
     if not options.rollback:
         raise DeployError(f"{error}; --no-rollback: the failed release stays current") from error
     if previous is None:
-        stop_release(options.service_manager, layout, current_release(layout))
+        service_manager(options.service_manager, layout).stop(current_release(layout))
         switch_current(layout, None)
         raise DeployError(f"{error}; there was no previous release: services stopped") from error
     switch_current(layout, previous)
     journal.step("rollback", f"release {previous.id} is current again")
     try:
-        apply_release(options.service_manager, layout, previous, None, journal.reporter("rollback"))
+        service_manager(options.service_manager, layout).apply(previous, None, journal.reporter("rollback"))
         results = verify_release(layout, previous, options.service_manager, options.ca_file)
         outcome = "and it verifies" if not failed(results) else f"but it fails verify too: {describe_failures(results)}"
     except SwarmdeployError as again:
@@ -159,8 +180,9 @@ def _recover(layout: Layout, previous: Release | None, options: DeployOptions, j
     raise DeployError(f"{error}; rolled back to {previous.id} {outcome}") from error
 
 
-def rollback(root: Path, name: str, release_id: str | None, service_manager: str,
+def rollback(root: Path, name: str, release_id: str | None, manager: str | None = None,
              echo: Callable[[str], None] = print) -> Release:
+    """manager: the service manager to restore with (default: the one the release was deployed with)."""
     layout = Layout(root, name)
     journal = Journal(layout.log, echo)
     with deploy_lock(layout):
@@ -173,10 +195,11 @@ def rollback(root: Path, name: str, release_id: str | None, service_manager: str
             target = older[-1] if older else None
         if target is None or not target.intact():
             raise DeployError(f"no intact release {release_id or 'before ' + (current.id if current else 'none')}")
+        manager = manager or manager_of(target)
         switch_current(layout, target)
         journal.step("rollback", f"release {target.id} is current")
-        apply_release(service_manager, layout, target, current, journal.reporter("rollback"))
-        results = verify_release(layout, target, service_manager)
+        service_manager(manager, layout).apply(target, current, journal.reporter("rollback"))
+        results = verify_release(layout, target, manager)
         if failed(results):
             raise DeployError(f"rolled back to {target.id}, but verify fails: {describe_failures(results)}")
         journal.step("verify", f"release {target.id} verifies")

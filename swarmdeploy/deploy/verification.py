@@ -10,6 +10,7 @@ from swarmdeploy.deploy.certificates import CA_FILE
 from swarmdeploy.deploy.layout import Layout
 from swarmdeploy.deploy.releases import Release
 from swarmdeploy.deploy.services import NGINX
+from swarmdeploy.validators.nginx import nginx_argv
 from swarmdeploy.verify.api import verify
 from swarmdeploy.verify.record import write_record
 from swarmdeploy.verify.result import CheckResult, Status
@@ -18,8 +19,9 @@ from swarmdeploy.verify.target import Deployment, Target
 
 def deployment_of(layout: Layout, release: Release, service_manager: str) -> Deployment:
     files = {str(layout.current / rel): digest for rel, digest in release.files().items()}
-    nginx = [NGINX, "-p", f"{layout.run / 'nginx'}/", "-c", str(layout.current / "nginx" / "nginx.conf"), "-e",
-             str(layout.run / "nginx" / "test-error.log")] if service_manager == "process" else [NGINX]
+    prefix = layout.run / "nginx"
+    nginx = (nginx_argv(NGINX, prefix, layout.current / "nginx" / "nginx.conf", prefix / "test-error.log")
+             if service_manager == "process" else [NGINX])
     return Deployment(files=files, nginx_command=nginx)
 
 
