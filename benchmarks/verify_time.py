@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from server_stack import Supervisor  # noqa: E402 - the tests' harness starts the same stack
 from verify_stack import Scenario, deploy  # noqa: E402
 
+from swarmdeploy.deploy.layout import Layout  # noqa: E402
 from swarmdeploy.verify.record import write_record  # noqa: E402
 
 
@@ -33,14 +34,14 @@ def main() -> None:
         supervisor = Supervisor(Path(workdir))
         try:
             target = deploy(Path(workdir), supervisor, Scenario("healthy")).target
-            state = Path(workdir) / "state"
-            write_record(state, target)
+            root = Path(workdir) / "root"
+            write_record(Layout(root, target.model["name"]).state_root, target)
             walls, per_check = [], {}
             for _ in range(args.runs):
                 start = time.perf_counter()
-                result = subprocess.run([Path(sys.executable).parent / "swarmdeploy", "verify", "--json"],
-                                        capture_output=True, text=True, env={"SWARMDEPLOY_STATE_DIR": str(state),
-                                                                             "PATH": "/usr/sbin:/usr/bin:/bin"})
+                result = subprocess.run([Path(sys.executable).parent / "swarmdeploy", "verify", "--json", "--root",
+                                         str(root)], capture_output=True, text=True,
+                                        env={"PATH": "/usr/sbin:/usr/bin:/bin"})
                 walls.append(time.perf_counter() - start)
                 report = json.loads(result.stdout)
                 assert report["status"] == "pass", result.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -20,6 +21,7 @@ from swarmdeploy.targets import TARGETS
 from swarmdeploy.templating import MODEL_VARIABLE
 
 PROFILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+PIPED_WIDTH = 100  # columns of tables when output is piped (a log, CI): readable there; --json is for machines
 
 
 def _report(findings: list[Finding]) -> None:
@@ -27,8 +29,23 @@ def _report(findings: list[Finding]) -> None:
         click.echo(finding.format(), err=True)
 
 
+# The top-level modules of each optional extra (pyproject's optional-dependencies, and what they pull in),
+# to name the extra a command lacks; tests/test_wheel.py keeps it in step with pyproject.
+EXTRA_MODULES = {
+    "server": ("flask", "flask_socketio", "socketio", "engineio", "gunicorn", "gevent", "packaging",
+               "simple_websocket", "redis", "prometheus_client"),
+    "verify": ("rich", "websockets", "sslyze", "nassl", "cryptography", "testinfra", "playwright"),
+}
+
+
+def extra_providing(module: str | None) -> str | None:
+    top = (module or "").partition(".")[0]
+    return next((extra for extra, modules in EXTRA_MODULES.items() if top in modules), None)
+
+
 class _Group(click.Group):
-    """Turns user mistakes into their message and exit code; bugs keep their traceback."""
+    """Turns user mistakes into their message and exit code; bugs keep their traceback. A missing
+    optional dependency is the user's to install: named with its extra, exit 2."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -41,6 +58,13 @@ class _Group(click.Group):
         except SwarmdeployError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(error.exit_code)
+        except ModuleNotFoundError as error:
+            extra = extra_providing(error.name)
+            if extra is None:
+                raise
+            click.echo(f"error: swarmdeploy {ctx.invoked_subcommand} needs {error.name}, from the {extra} extra: "
+                       f"pip install 'swarmdeploy[{extra}]'", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=_Group)
@@ -148,9 +172,11 @@ def serve(profile: Path, instance: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"), show_default=True,
+              help="Without PROFILE or --url: the --root the deployment was installed under.")
 def verify(profile: Path | None, url: str | None, origin: str | None, ca_file: Path | None, host_spec: str | None,
            address: str | None, only: tuple[str, ...], soak: float, browser: bool, as_json: bool,
-           junit_xml: Path | None, strict: bool) -> None:
+           junit_xml: Path | None, strict: bool, root: Path) -> None:
     """Prove a deployment works end to end; name the fix for every failure.
 
     Without PROFILE or --url, verifies the last deployment recorded on this host.
@@ -166,12 +192,13 @@ def verify(profile: Path | None, url: str | None, origin: str | None, ca_file: P
     unknown = [name for name in only if name not in CHECKS]
     if unknown:
         raise click.BadParameter(f"{', '.join(unknown)}; choose from {', '.join(CHECKS)}", param_hint="--only")
-    target = build_target(profile, url, origin, ca_file, host_spec, soak, browser, address=address)
+    target = build_target(profile, url, origin, ca_file, host_spec, soak, browser, root=root.absolute(),
+                          address=address)
     results = run_verify(target, list(only) or None)
     if as_json:
         click.echo(json.dumps(report.as_json(results, target.url), indent=2))
     else:
-        report.table(results, Console(width=None if sys.stdout.isatty() else 160))
+        report.table(results, Console(width=None if sys.stdout.isatty() else PIPED_WIDTH))
     if junit_xml:
         report.write_junit(results, junit_xml)
     failing = {Status.FAIL, Status.WARN} if strict else {Status.FAIL}
@@ -194,9 +221,14 @@ MANAGER = click.option("--service-manager", type=click.Choice(["systemd", "proce
 @click.option("--no-verify", is_flag=True, help="Do not verify after applying.")
 @click.option("--no-rollback", is_flag=True, help="Keep a failed release current instead of restoring the previous.")
 @click.option("--yes", is_flag=True, help="Apply the plan without asking.")
+@click.option("--force", is_flag=True, help="Deploy even when nothing changed since the current release.")
 def deploy(profile: Path, root: Path, service_manager: str, dry_run: bool, ca_file: Path | None, no_verify: bool,
-           no_rollback: bool, yes: bool) -> None:
-    """Install PROFILE's release, start it, verify it, and roll back if verification fails."""
+           no_rollback: bool, yes: bool, force: bool) -> None:
+    """Install PROFILE's release, start it, verify it, and roll back if verification fails.
+
+    When the current release already has the same files and model, nothing is deployed (services that
+    are down are started); --force deploys it again.
+    """
     from rich.console import Console
     from rich.text import Text
 
@@ -207,7 +239,7 @@ def deploy(profile: Path, root: Path, service_manager: str, dry_run: bool, ca_fi
     def confirm(_plan) -> bool:
         return yes or click.confirm("Apply this plan?", default=False)
 
-    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+    console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH, highlight=False)
 
     def show(results) -> None:
         report.table(results, console)
@@ -215,14 +247,26 @@ def deploy(profile: Path, root: Path, service_manager: str, dry_run: bool, ca_fi
     def progress(line: str) -> None:
         step, _, message = line.partition("] ")
         style = "bold red" if step in ("[failed", "[rollback") else "bold cyan"
-        console.print(Text.assemble((f"{step}]", style), " ", message), soft_wrap=True)
+        wrapped = _wrap(f"{step}] {message}", console.width)
+        console.print(Text.assemble((f"{step}]", style), wrapped[len(step) + 1:]), soft_wrap=True)
 
     result = run_deploy(profile, DeployOptions(root=root.absolute(), service_manager=service_manager,
                                                dry_run=dry_run, verify=not no_verify, rollback=not no_rollback,
-                                               confirm=confirm, echo=progress, show_results=show,
+                                               force=force, confirm=confirm, echo=progress, show_results=show,
                                                ca_file=ca_file.absolute() if ca_file else None))
-    if result.release:
+    if result.release and not result.unchanged:
         click.echo(f"Deployed release {result.release.id}.")
+
+
+def _wrap(text: str, width: int) -> str:
+    """Each line wrapped at spaces with a hanging indent; a word longer than the width (a path) stays whole,
+    so it can still be copied and searched for."""
+    lines = []
+    for line in text.splitlines():
+        indent = line[:len(line) - len(line.lstrip())] + "    "
+        lines += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
+                               break_on_hyphens=False) or [line]
+    return "\n".join(lines)
 
 
 def _deployment_name(root: Path, name: str | None) -> str:
@@ -236,26 +280,43 @@ def _deployment_name(root: Path, name: str | None) -> str:
     return found[0]
 
 
+def _command(verb: str, name: str, root: Path) -> str:
+    """How to type a command for this deployment, for messages that name the next step."""
+    return f"swarmdeploy {verb} {name}" + (f" --root {root}" if root != Path("/") else "")
+
+
 @main.command()
 @click.argument("name", required=False)
 @ROOT
 @click.option("--json", "as_json", is_flag=True)
 def status(name: str | None, root: Path, as_json: bool) -> None:
-    """The current release, its services and their health, and the last verify result."""
-    from swarmdeploy.deploy.status import deployment_status
+    """The current release, its services and their health, and the last verify result.
 
-    report = deployment_status(root.absolute(), _deployment_name(root, name))
+    Exits 3 (as `systemctl is-active` does) when nothing is deployed or a service of the current
+    release is down.
+    """
+    from swarmdeploy.deploy.status import DOWN_EXIT_CODE, deployment_status, is_up
+
+    name = _deployment_name(root, name)
+    report = deployment_status(root.absolute(), name)
     if as_json:
         click.echo(json.dumps(report, indent=2))
-        return
+        sys.exit(0 if is_up(report) else DOWN_EXIT_CODE)
     click.echo(f"{report['name']}: release {report['release'] or 'none'} ({report['service_manager']})")
     for row in report["services"]:
         health = row.get("health")
         state = "running" if row["running"] else "STOPPED"
+        pid = f" pid {row['pid']}" if row["pid"] else ""
+        supervisor = f" (supervisor {row['supervisor']})" if row.get("supervisor") else ""
         detail = f", healthy, {health['clients']} clients" if health else (", no /healthz" if "health" in row else "")
-        click.echo(f"  {row['service']:<16} {state} pid {row['pid'] or '-'}{detail}")
+        click.echo(f"  {row['service']:<16} {state}{pid}{supervisor}{detail}")
     last = report["last_verify"]
     click.echo(f"last verify: {last['status']} for release {last['release']}" if last else "last verify: none")
+    if report["release"] is None:
+        click.echo("nothing deployed", err=True)
+    elif report["down"]:
+        click.echo(f"down: {', '.join(report['down'])}; start: {_command('start', name, root)}", err=True)
+    sys.exit(0 if is_up(report) else DOWN_EXIT_CODE)
 
 
 @main.command()
@@ -277,8 +338,9 @@ def releases(name: str | None, root: Path) -> None:
 @click.argument("release", required=False)
 @click.option("--name", help="The deployment (needed when several live under --root).")
 @ROOT
-@MANAGER
-def rollback(release: str | None, name: str | None, root: Path, service_manager: str) -> None:
+@click.option("--service-manager", type=click.Choice(["systemd", "process"]),
+              help="Default: the one the release was deployed with.")
+def rollback(release: str | None, name: str | None, root: Path, service_manager: str | None) -> None:
     """Make RELEASE (default: the one before the current) current again, restart and verify it."""
     from swarmdeploy.deploy.transaction import rollback as run_rollback
 
@@ -289,10 +351,33 @@ def rollback(release: str | None, name: str | None, root: Path, service_manager:
 @main.command()
 @click.argument("name", required=False)
 @ROOT
-def stop(name: str | None, root: Path) -> None:
-    """Stop every service the process manager runs for a deployment."""
-    from swarmdeploy.deploy.layout import Layout
-    from swarmdeploy.deploy.process_manager import ProcessManager
+def start(name: str | None, root: Path) -> None:
+    """Start the services of the current release that are not running (systemd: systemctl start)."""
+    from swarmdeploy.deploy.operate import start as start_services
 
-    ProcessManager(Layout(root.absolute(), _deployment_name(root, name))).stop_all()
+    started = start_services(root.absolute(), _deployment_name(root, name), click.echo)
+    click.echo(f"Started {', '.join(started)}." if started else "Every service of the current release runs.")
+
+
+@main.command()
+@click.argument("service", required=False)
+@click.option("--name", help="The deployment (needed when several live under --root).")
+@ROOT
+def restart(service: str | None, name: str | None, root: Path) -> None:
+    """Restart SERVICE of the current release (as status names it: instance-PORT, nginx, redis), or
+    without SERVICE every instance one at a time, then reload nginx (systemd: systemctl restart)."""
+    from swarmdeploy.deploy.operate import restart as restart_services
+
+    restart_services(root.absolute(), _deployment_name(root, name), service, click.echo)
+    click.echo("Restarted.")
+
+
+@main.command()
+@click.argument("name", required=False)
+@ROOT
+def stop(name: str | None, root: Path) -> None:
+    """Stop the services of a deployment (systemd: systemctl stop NAME.target); start brings them back."""
+    from swarmdeploy.deploy.operate import stop as stop_services
+
+    stop_services(root.absolute(), _deployment_name(root, name))
     click.echo("Stopped.")

@@ -21,6 +21,12 @@ class ProfileError(SwarmdeployError):
         super().__init__("\n".join(f.format() for f in findings))
 
 
+class UsageError(SwarmdeployError):
+    """The command was asked for something that cannot be (nothing deployed to verify, an unknown name)."""
+
+    exit_code = 2
+
+
 class OutputDirError(SwarmdeployError):
     """The output directory exists and is not a swarmdeploy bundle."""
 

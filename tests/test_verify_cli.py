@@ -16,6 +16,7 @@ from server_stack import Supervisor
 from verify_stack import RunningStack, Scenario, deploy
 
 from conftest import require_tool
+from swarmdeploy.deploy.layout import Layout
 from swarmdeploy.verify.record import write_record
 from swarmdeploy.verify.registry import CHECKS
 
@@ -47,18 +48,16 @@ def any_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStac
         supervisor.stop_all()
 
 
-def run(*args: str, state_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, COLUMNS="200")
-    if state_dir:
-        env["SWARMDEPLOY_STATE_DIR"] = str(state_dir)
     return subprocess.run([SWARMDEPLOY, "verify", *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_bare_verify_checks_the_recorded_deployment(healthy: RunningStack, tmp_path: Path) -> None:
     target = healthy.target
-    write_record(tmp_path, target)
+    write_record(Layout(tmp_path, target.model["name"]).state_root, target)
     junit = tmp_path / "verify.xml"
-    result = run("--json", "--junit-xml", str(junit), state_dir=tmp_path)
+    result = run("--json", "--junit-xml", str(junit), "--root", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["status"] == "pass" and report["url"] == target.url
@@ -89,8 +88,8 @@ def test_url_without_profile_runs_the_checks_that_need_none(healthy: RunningStac
 
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     assert run("--url", "https://localhost:1", "--only", "nonsense").returncode == 2
-    missing = run(state_dir=tmp_path)
-    assert missing.returncode == 1 and "no deployment recorded" in missing.stderr
+    missing = run("--root", str(tmp_path))
+    assert missing.returncode == 2 and "no deployment recorded" in missing.stderr and "--root" in missing.stderr
 
 
 def test_a_warning_fails_only_with_strict(any_origin: RunningStack) -> None:

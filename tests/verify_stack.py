@@ -9,6 +9,7 @@ process, a changed file), while verify keeps the profile's expectations.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import signal
@@ -26,6 +27,7 @@ from server_stack import Stack, Supervisor, free_ports, start_instances, start_n
 
 from swarmdeploy.deploy.certificates import PrivateCA
 from swarmdeploy.verify.api import build_target
+from swarmdeploy.verify.result import Status
 from swarmdeploy.verify.target import Deployment, Target
 
 NAME = "verifytest"
@@ -34,7 +36,8 @@ NAME = "verifytest"
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    check: str = ""  # the check this breakage must FAIL, with `fix` in its fix
+    check: str = ""  # the check this breakage must FAIL (or `outcome`), with `fix` in its fix
+    outcome: Status = Status.FAIL
     fix: str = ""
     also_fails: frozenset[str] = frozenset()  # other checks that witness the same breakage
     passes: frozenset[str] = frozenset()  # checks that must PASS; no check outside the failing ones may FAIL
@@ -42,7 +45,8 @@ class Scenario:
     proxy: dict[str, Any] = field(default_factory=dict)
     edit_site: Callable[[str], str] | None = None  # the deployed site differs from the rendered one
     env: dict[str, str] = field(default_factory=dict)  # the deployed instances' environment differs
-    certificate: str = "valid"  # valid | wrong-host | expired
+    certificate: str = "valid"  # valid | wrong-host | expired | plain-openssl-ca (a CA without keyUsage)
+    record_files: bool = True  # False: verify knows no deployed files (only live probes see the site)
     after_start: Callable[["RunningStack"], None] | None = None
     start_nginx: bool = True
     stall: bool = False  # the instances stall (SIGSTOP/SIGCONT) while verify runs
@@ -56,6 +60,7 @@ class RunningStack:
     supervisor: Supervisor
     nginx_prefix: Path
     target: Target
+    redis: subprocess.Popen
 
 
 def _profile(workdir: Path, scenario: Scenario, redis_url: str, cert: Path, key: Path) -> Path:
@@ -78,16 +83,34 @@ def _profile(workdir: Path, scenario: Scenario, redis_url: str, cert: Path, key:
     return path
 
 
-def _certificate(ca: PrivateCA, kind: str) -> tuple[Path, Path]:
+def _certificate(workdir: Path, kind: str) -> tuple[Path, Path, Path]:
+    """(chain, key, CA file) for the scenario's kind of certificate."""
+    if kind == "plain-openssl-ca":
+        return _plain_openssl_ca(workdir / "ca")
+    ca = PrivateCA(workdir / "ca" / "ca.pem", days=60)
     chain, key = ca.ca_file.with_name("fullchain.pem"), ca.ca_file.with_name("privkey.pem")
     ca.issue(chain, key, ["wrong.example.com" if kind == "wrong-host" else "localhost"], expired=kind == "expired")
-    return chain, key
+    return chain, key, ca.ca_file
+
+
+def _plain_openssl_ca(directory: Path) -> tuple[Path, Path, Path]:
+    """A private CA made as operators often make one, with a plain `openssl req -x509`: no keyUsage."""
+    directory.mkdir(parents=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run = functools.partial(subprocess.run, check=True, capture_output=True, cwd=directory, timeout=30)
+    run(["openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/CN=Ops CA"])
+    run(["openssl", "req", *ec, "-keyout", "privkey.pem", "-out", "leaf.csr", "-subj", "/CN=localhost"])
+    (directory / "san.ext").write_text("subjectAltName=DNS:localhost\n")
+    run(["openssl", "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "fullchain.pem", "-days", "20", "-extfile", "san.ext"])
+    return directory / "fullchain.pem", directory / "privkey.pem", directory / "ca.pem"
 
 
 def deploy(workdir: Path, supervisor: Supervisor, scenario: Scenario) -> RunningStack:
-    ca = PrivateCA(workdir / "ca" / "ca.pem", days=60)
-    cert, key = _certificate(ca, scenario.certificate)
-    profile = _profile(workdir, scenario, start_redis(supervisor), cert, key)
+    cert, key, ca_file = _certificate(workdir, scenario.certificate)
+    redis_url = start_redis(supervisor)
+    redis = supervisor.processes[-1][0]  # the process start_redis just started
+    profile = _profile(workdir, scenario, redis_url, cert, key)
     stack = start_instances(supervisor, profile, scenario.env)
     prefix = workdir / "nginx"
     if scenario.start_nginx:
@@ -98,12 +121,12 @@ def deploy(workdir: Path, supervisor: Supervisor, scenario: Scenario) -> Running
         (prefix / f"{NAME}.conf").write_text(stack.files[f"nginx/{NAME}.conf"])
     installed = [prefix / "nginx.conf", prefix / f"{NAME}.conf"]
     deployment = Deployment(
-        files={str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in installed},
+        files={str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in installed} if scenario.record_files else {},
         nginx_command=["nginx", "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf"), "-e",
                        str(prefix / "test-error.log")],
     )
-    target = build_target(profile, ca_file=ca.ca_file, host="local://", soak=scenario.soak, browser=scenario.browser)
-    running = RunningStack(stack, supervisor, prefix, dataclasses.replace(target, deployment=deployment))
+    target = build_target(profile, ca_file=ca_file, host="local://", soak=scenario.soak, browser=scenario.browser)
+    running = RunningStack(stack, supervisor, prefix, dataclasses.replace(target, deployment=deployment), redis)
     if scenario.after_start:
         scenario.after_start(running)
     return running

@@ -10,9 +10,6 @@ from urllib.parse import urlsplit
 from swarmdeploy.model import site_origins
 from swarmdeploy.rules.core import ProfileData, Violation, rule, value
 
-ALB_MAX_IDLE_TIMEOUT = 4000
-ALB_MAX_STICKINESS = 604800
-ALB_MAX_DEREGISTRATION = 3600
 ALB_HEALTH_CHECK_INTERVAL = (5, 300)
 ALB_MIN_THRESHOLD = 2
 AWS_NAME_LENGTH = 32
@@ -28,30 +25,21 @@ def _alb(data: ProfileData) -> bool:
     return value(data, "load_balancer.kind") == "alb"
 
 
-@rule("alb.idle-timeout-range", ("load_balancer.kind", "load_balancer.idle_timeout"), replaces=("schema.range",))
-def _alb_idle_timeout_in_range(data: ProfileData) -> Iterator[Violation]:
-    seconds = value(data, "load_balancer.idle_timeout")
-    if _alb(data) and seconds > ALB_MAX_IDLE_TIMEOUT:
-        yield Violation("load_balancer.idle_timeout", f"{seconds} s is above the ALB maximum of {ALB_MAX_IDLE_TIMEOUT} s",
-                        f"set load_balancer.idle_timeout to at most {ALB_MAX_IDLE_TIMEOUT} (3600 is usual)")
+def _alb_maximum(rule_id: str, field: str, maximum: int, what: str, usual: int, replaces: tuple[str, ...] = ()):
+    """A rule refusing a value the ALB does not accept, though HAProxy (and the schema) would."""
+
+    @rule(rule_id, ("load_balancer.kind", f"load_balancer.{field}"), replaces=replaces)
+    def _below_maximum(data: ProfileData) -> Iterator[Violation]:
+        seconds = value(data, f"load_balancer.{field}")
+        if _alb(data) and seconds > maximum:
+            yield Violation(f"load_balancer.{field}", f"{seconds} s is above the ALB's {what} maximum of {maximum} s",
+                            f"set load_balancer.{field} to at most {maximum} ({usual} is usual)")
 
 
-@rule("alb.stickiness-range", ("load_balancer.kind", "load_balancer.stickiness_duration"))
-def _alb_stickiness_in_range(data: ProfileData) -> Iterator[Violation]:
-    seconds = value(data, "load_balancer.stickiness_duration")
-    if _alb(data) and seconds > ALB_MAX_STICKINESS:
-        yield Violation("load_balancer.stickiness_duration",
-                        f"{seconds} s is above the ALB's lb_cookie maximum of {ALB_MAX_STICKINESS} s (7 days)",
-                        f"set load_balancer.stickiness_duration to at most {ALB_MAX_STICKINESS} (86400 is usual)")
-
-
-@rule("alb.deregistration-range", ("load_balancer.kind", "load_balancer.deregistration_delay"))
-def _alb_deregistration_in_range(data: ProfileData) -> Iterator[Violation]:
-    seconds = value(data, "load_balancer.deregistration_delay")
-    if _alb(data) and seconds > ALB_MAX_DEREGISTRATION:
-        yield Violation("load_balancer.deregistration_delay",
-                        f"{seconds} s is above the ALB's deregistration delay maximum of {ALB_MAX_DEREGISTRATION} s",
-                        f"set load_balancer.deregistration_delay to at most {ALB_MAX_DEREGISTRATION} (300 is usual)")
+# The schema allows HAProxy's wider ranges; these are AWS's.
+_alb_maximum("alb.idle-timeout-range", "idle_timeout", 4000, "idle timeout", 3600, replaces=("schema.range",))
+_alb_maximum("alb.stickiness-range", "stickiness_duration", 604800, "lb_cookie (7 days)", 86400)
+_alb_maximum("alb.deregistration-range", "deregistration_delay", 3600, "deregistration delay", 300)
 
 
 @rule("alb.health-check-range", ("load_balancer.kind", "load_balancer.health_check_interval",

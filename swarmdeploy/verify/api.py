@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from swarmdeploy.deploy.layout import Layout
 from swarmdeploy.errors import SwarmdeployError
 from swarmdeploy.profile import load_profile
 from swarmdeploy.verify.record import last_deployment, target_from_record
@@ -16,11 +17,11 @@ from swarmdeploy.verify.target import Target
 
 def build_target(profile: Path | None = None, url: str | None = None, origin: str | None = None,
                  ca_file: Path | None = None, host: str | None = None, soak: float = 0.0, browser: bool = False,
-                 state_dir: Path | None = None, address: str | None = None) -> Target:
+                 root: Path = Path("/"), address: str | None = None) -> Target:
     """What to verify. A profile or --url verifies the public URL (through the balancer when one is in
-    front); neither verifies the last deployment recorded on this host, as the deploy did."""
+    front); neither verifies the last deployment recorded under `root` on this host, as the deploy did."""
     if profile is None and url is None:
-        recorded = target_from_record(last_deployment(state_dir) if state_dir else last_deployment())
+        recorded = target_from_record(last_deployment(Layout(root, "").state_root))
         overrides = {"origin": origin, "ca_file": ca_file, "host": host, "address": address}
         return dataclasses.replace(recorded, soak=soak, browser=browser,
                                    **{key: given for key, given in overrides.items() if given})

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from swarmdeploy.errors import SwarmdeployError
+from swarmdeploy.errors import SwarmdeployError, UsageError
 from swarmdeploy.verify.target import Deployment, Target
 
-STATE_DIR = Path(os.environ.get("SWARMDEPLOY_STATE_DIR", "/var/lib/swarmdeploy"))
 LAST_DEPLOYMENT = "last-deployment.json"
 
 
@@ -33,12 +31,13 @@ def read_record(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise SwarmdeployError(f"no deployment recorded at {path}: pass a PROFILE or --url") from None
+        raise UsageError(f"no deployment recorded at {path}: pass a PROFILE or --url, or the --root the deploy "
+                         "used") from None
     except ValueError as error:
         raise SwarmdeployError(f"{path} is not a deployment record: {error}") from None
 
 
-def last_deployment(state_dir: Path = STATE_DIR) -> dict[str, Any]:
+def last_deployment(state_dir: Path) -> dict[str, Any]:
     return read_record(state_dir / LAST_DEPLOYMENT)
 
 

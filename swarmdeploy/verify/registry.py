@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from swarmdeploy.verify.checks import (broadcast, browser, cors, handshake, host, hosts, idle, latency, polling,
-                                       reachability, stickiness, tls, upgrade, websocket)
+from swarmdeploy.verify.checks import (broadcast, browser, cors, handshake, host, hosts, idle, instances, latency,
+                                       polling, reachability, stickiness, tls, upgrade, websocket)
 from swarmdeploy.verify.result import Observation
 from swarmdeploy.verify.target import Target
 
@@ -27,6 +27,8 @@ CHECKS: dict[str, Check] = {
         Check("hosts", "every host behind the balancer answers its health check", hosts.run, ("reachability",)),
         Check("handshake", "Engine.IO handshake: open packet, EIO=4, ping settings", handshake.run,
               ("reachability",)),
+        Check("instances", "every instance on its own port: ping settings, health, message queue, version",
+              instances.run, ("reachability",)),
         Check("websocket", "direct WebSocket: 101 Switching Protocols through every proxy", websocket.run,
               ("reachability",)),
         Check("polling", "polling-only fallback: connect and ping without WebSocket", polling.run, ("reachability",)),

@@ -8,6 +8,7 @@ import secrets
 
 import websockets
 
+from swarmdeploy.redact import redact_url
 from swarmdeploy.verify.engineio import EngineIOError, SocketIOWebSocket
 from swarmdeploy.verify.fleet import Entry, crosses_hosts, host_entries, instance_entries
 from swarmdeploy.verify.result import Observation, Status
@@ -42,8 +43,7 @@ async def _broadcast(target: Target, entries: list[Entry], across: str) -> list[
         answer = await publisher.call("publish", {"room": room, "event": "verify", "data": marker,
                                                   "token": target.publish_token}, target.timeout)
         if not (isinstance(answer, dict) and answer.get("ok")):
-            return [Observation("publish", Status.SKIP, f"publishing was refused: {answer}",
-                                "export the token named by server.publish_token_env before running verify")]
+            return [_refused(target, answer)]
         wait = target.expect("socketio.batching.interval", 0.1) + target.timeout
         missed = []
         for entry, client in reachable:
@@ -64,6 +64,18 @@ async def _broadcast(target: Target, entries: list[Entry], across: str) -> list[
                             f"{across[:-1]} reaches, deploy the environment file and restart the instances")]
     return [Observation(f"cross-{across[:-1]}", Status.PASS,
                         f"published on {origin}; arrived at all {len(reachable)} {across}")]
+
+
+def _refused(target: Target, answer: object) -> Observation:
+    """A publish the server refused: its queue is down (a failure), or verify lacks the token (a skip)."""
+    error = answer.get("error", "") if isinstance(answer, dict) else ""
+    if "message queue" in error:
+        url = redact_url(target.expect("server.message_queue") or "")
+        return Observation("publish", Status.FAIL, f"the server could not publish: {error} ({url})",
+                           f"start the Redis at {url} (server.message_queue) and make sure every instance reaches "
+                           "it; broadcasts reach only the publisher's own clients meanwhile")
+    return Observation("publish", Status.SKIP, f"publishing was refused: {answer}",
+                       "export the token named by server.publish_token_env before running verify")
 
 
 def run(target: Target) -> list[Observation]:

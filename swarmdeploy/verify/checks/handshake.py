@@ -22,7 +22,7 @@ async def _websocket_open_packet(target: Target) -> dict[str, Any]:
         await client.close()
 
 
-def _open_packet(target: Target) -> tuple[dict[str, Any], str]:
+def open_packet(target: Target) -> tuple[dict[str, Any], str]:
     session = PollingSession(target)
     try:
         handshake = session.open()
@@ -52,7 +52,7 @@ def _compare_ping(handshake: dict[str, Any], target: Target) -> list[Observation
 
 def run(target: Target) -> list[Observation]:
     try:
-        handshake, transport = _open_packet(target)
+        handshake, transport = open_packet(target)
     except EngineIOError as error:
         if error.status == 400 and "unsupported version" in error.body:
             fix = "the server does not speak Engine.IO 4: upgrade python-engineio to 4.x (Flask-SocketIO 5)"

@@ -16,8 +16,8 @@ def _listening(host, target: Target) -> list[Observation]:
         else:
             unit = f"{target.expect('name')}@{port}.service"
             observations.append(Observation(f"instance {port}", Status.FAIL, f"nothing listens on {bind}:{port}",
-                                            f"start it: systemctl start {unit} (or swarmdeploy status for the "
-                                            "process manager), then read its log"))
+                                            f"start it: systemctl start {unit} (process manager: swarmdeploy "
+                                            "start), then read its log"))
     for field in ("site.https_port", "site.http_port"):
         port = target.expect(field)
         if field == "site.https_port" and not target.expect("tls.enabled"):
@@ -26,7 +26,8 @@ def _listening(host, target: Target) -> list[Observation]:
             host.socket(f"tcp://{address}:{port}").is_listening for address in ("127.0.0.1", "::"))
         observations.append(Observation(f"nginx {port}", Status.PASS if listening else Status.FAIL,
                                         f"port {port} {'listening' if listening else 'not listening'}",
-                                        "" if listening else "start or reload nginx"))
+                                        "" if listening else "start it: systemctl start nginx (process "
+                                                             "manager: swarmdeploy start)"))
     return observations
 
 

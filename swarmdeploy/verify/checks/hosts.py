@@ -28,11 +28,11 @@ def _probe(entry: Entry) -> tuple[Observation, bool]:
         return Observation(entry.label, Status.FAIL, f"no answer: {error}",
                            "the host is down or its network is unreachable from here"), False
     try:
-        instance = json.loads(response.text).get("instance", "?")
+        state = json.loads(response.text).get("status", "?")  # the public answer: status only
     except ValueError:
-        instance = "?"
+        state = "?"
     if response.status == 200:
-        return Observation(entry.label, Status.PASS, f"{health} answered 200 (instance {instance})"), True
+        return Observation(entry.label, Status.PASS, f"{health} answered 200 ({state})"), True
     return Observation(entry.label, Status.FAIL, f"{health} answered HTTP {response.status}",
                        f"on {entry.label.split()[0]}: swarmdeploy status shows which instance is down"), True
 

@@ -16,7 +16,8 @@ from cryptography import x509
 from swarmdeploy.verify.engineio import http_request
 from swarmdeploy.verify.result import Observation, Status
 from swarmdeploy.verify.target import Target
-from swarmdeploy.verify.tls_scan import mozilla_issues
+from swarmdeploy.verify.chain_policy import explain
+from swarmdeploy.verify.tls_scan import MozillaScan, mozilla_scan
 
 EXPIRY_WARNING_DAYS = 14
 # TLSv1 or TLSv1.1 as a whole word: not the TLSv1 inside TLSv1.2.
@@ -79,8 +80,14 @@ def _legacy_protocols(target: Target) -> list[Observation]:
         version, _, _ = _handshake(target, context)
         observations.append(Observation("TLS 1.0/1.1", Status.FAIL, f"the server negotiated {version}",
                                         "ssl_protocols TLSv1.2 TLSv1.3 (render the profile's nginx target)"))
-    except (ssl.SSLError, OSError):
-        observations.append(Observation("TLS 1.0/1.1", Status.PASS, "refused over the network"))
+    except ssl.SSLError as error:
+        if error.reason == "NO_PROTOCOLS_AVAILABLE":  # this machine's OpenSSL cannot even offer them
+            observations.append(Observation("TLS 1.0/1.1", Status.SKIP, "this machine's OpenSSL offers no TLS 1.0/1.1: "
+                                                                        "the live probe cannot run here"))
+        else:
+            observations.append(Observation("TLS 1.0/1.1", Status.PASS, "refused over the network"))
+    except OSError as error:
+        observations.append(Observation("TLS 1.0/1.1", Status.SKIP, f"not probed: {error}"))
     configs = [Path(p) for p in (target.deployment.files if target.deployment else {}) if p.endswith(".conf")]
     legacy = [str(p) for p in configs if p.is_file() and LEGACY_PROTOCOLS.search(p.read_text(errors="replace"))]
     if legacy:
@@ -91,13 +98,37 @@ def _legacy_protocols(target: Target) -> list[Observation]:
     return observations
 
 
-def _mozilla(target: Target) -> Observation:
+def _config_fix(target: Target, profile: str) -> str:
+    if target.through_balancer:
+        return (f"apply the balancer rendered for tls.profile: {profile} (the haproxy target's ssl-default-bind-* "
+                "lines, or the ALB's ssl_policy)")
+    return f"deploy the nginx site rendered for tls.profile: {profile} (its ssl_protocols, ssl_ciphers, ssl_ecdh_curve)"
+
+
+def _mozilla(target: Target) -> list[Observation]:
+    """Protocols and ciphers (the config), the certificate's Mozilla properties and its strict chain: each apart,
+    so a certificate's property is never blamed on the config."""
     profile = target.expect("tls.profile", "intermediate")
-    issues = mozilla_issues(target, profile)
-    if not issues:
-        return Observation("Mozilla profile", Status.PASS, f"compliant with Mozilla {profile} (sslyze)")
-    return Observation("Mozilla profile", Status.FAIL, "; ".join(f"{k}: {v}" for k, v in issues.items()),
-                       f"deploy the nginx site rendered for tls.profile: {profile}")
+    scan: MozillaScan = mozilla_scan(target, profile)
+    if scan.scan_error:
+        return [Observation("Mozilla profile", Status.FAIL, scan.scan_error, "see the handshake above")]
+    observations = [
+        Observation("Mozilla profile", Status.FAIL, "; ".join(f"{k}: {v}" for k, v in scan.config_issues.items()),
+                    _config_fix(target, profile)) if scan.config_issues else
+        Observation("Mozilla profile", Status.PASS, f"protocols, ciphers and curves comply with Mozilla {profile} "
+                                                    "(sslyze)"),
+        Observation("certificate profile", Status.FAIL,
+                    "; ".join(f"{k}: {v}" for k, v in scan.certificate_issues.items()),
+                    f"reissue the certificate as Mozilla {profile} asks (key type and size, lifespan, signature)")
+        if scan.certificate_issues else
+        Observation("certificate profile", Status.PASS, f"key, signature and lifespan as Mozilla {profile} asks"),
+    ]
+    if scan.path_error:
+        saw, fix = explain(scan.path_error, scan.chain, target.ca_file)
+        observations.append(Observation("strict chain", Status.WARN, saw, fix))
+    else:
+        observations.append(Observation("strict chain", Status.PASS, "RFC 5280 path validation passes (cryptography)"))
+    return observations
 
 
 def _hsts(target: Target) -> Observation:
@@ -122,10 +153,20 @@ def _redirect(target: Target) -> Observation:
         return Observation("redirect", Status.FAIL, f"nothing answers on port {http_port}: {error}",
                            "the rendered nginx site (or the balancer) listens on the HTTP port and redirects to HTTPS")
     location = response.headers.get("Location", "")
-    if response.status in (301, 308) and location.startswith("https://") and location.endswith("/verify-redirect?x=1"):
+    expected = _redirect_statuses(target)
+    if response.status in expected and location.startswith("https://") and location.endswith("/verify-redirect?x=1"):
         return Observation("redirect", Status.PASS, f"{response.status} -> {location}")
-    return Observation("redirect", Status.FAIL, f"HTTP {response.status} Location {location or '-'}",
-                       "redirect every http:// request with 308 to https:// (the rendered nginx site does)")
+    return Observation("redirect", Status.FAIL, f"HTTP {response.status} Location {location or '-'}, expected "
+                                                f"{' or '.join(map(str, expected))}",
+                       "redirect every http:// request with 308 to https://, method and body kept (the rendered "
+                       "nginx site and HAProxy do; the ALB can only 301)")
+
+
+def _redirect_statuses(target: Target) -> tuple[int, ...]:
+    """308 keeps the method and body; an ALB's redirect action offers only 301 and 302."""
+    if target.model is None:
+        return (301, 308)
+    return (301,) if target.through_balancer and target.expect("load_balancer.kind") == "alb" else (308,)
 
 
 def run(target: Target) -> list[Observation]:
@@ -139,7 +180,7 @@ def run(target: Target) -> list[Observation]:
         observations.append(_expiry(der))
     observations += _legacy_protocols(target)
     if observations[0].status is Status.PASS:
-        observations.append(_mozilla(target))  # needs a trusted chain, or every item reads "path validation"
+        observations += _mozilla(target)  # needs a chain OpenSSL trusts, or every item reads "path validation"
     observations.append(_hsts_safely(target))
     observations.append(_redirect(target))
     return observations

@@ -10,9 +10,14 @@ from swarmdeploy.verify.engineio import SocketIOWebSocket
 from swarmdeploy.verify.result import Observation, Status
 from swarmdeploy.verify.target import Target
 
-PROXY_FIX = ("the proxy drops the Upgrade/Connection headers or speaks HTTP/1.0 upstream: in nginx set "
-             "proxy_http_version 1.1, proxy_set_header Upgrade $http_upgrade and proxy_set_header Connection "
-             "$connection_upgrade (swarmdeploy's rendered site does); then reload nginx")
+
+
+def proxy_fix(target: Target) -> str:
+    """The nginx lines that carry an upgrade, named as the rendered site names its map variable."""
+    variable = f"${target.expect('ident')}_connection_upgrade" if target.model else "$connection_upgrade"
+    return ("the proxy drops the Upgrade/Connection headers or speaks HTTP/1.0 upstream: in nginx set "
+            f"proxy_http_version 1.1, proxy_set_header Upgrade $http_upgrade and proxy_set_header Connection "
+            f"{variable} (swarmdeploy's rendered site does, with its map); then reload nginx")
 
 
 async def _open(target: Target) -> dict:
@@ -33,7 +38,7 @@ def run(target: Target) -> list[Observation]:
             return [Observation("101", Status.FAIL, "the server refuses the websocket transport",
                                 "add websocket to socketio.transports (and install simple-websocket for threading)")]
         return [Observation("101", Status.FAIL, f"HTTP {status} instead of 101 Switching Protocols ({body[:80]})",
-                            PROXY_FIX)]
+                            proxy_fix(target))]
     except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as error:
-        return [Observation("101", Status.FAIL, f"no WebSocket: {type(error).__name__}: {error}", PROXY_FIX)]
+        return [Observation("101", Status.FAIL, f"no WebSocket: {type(error).__name__}: {error}", proxy_fix(target))]
     return [Observation("101", Status.PASS, f"101 Switching Protocols, open packet sid {handshake['sid'][:6]}...")]
