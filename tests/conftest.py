@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -14,7 +16,7 @@ PROFILES = REPO / "profiles"
 EXAMPLE_PROFILES = sorted(PROFILES.glob("*.yaml"))
 
 
-def _missing(message: str) -> None:
+def missing(message: str) -> None:
     """Skip on a laptop; under CI=true every real component is installed, so fail."""
     (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(message)
 
@@ -23,13 +25,22 @@ def require_tool(name: str) -> str:
     """The tool's path: on PATH or beside this Python (the venv's console scripts)."""
     found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if not found:
-        _missing(f"{name} is not installed (scripts/setup installs it)")
+        missing(f"{name} is not installed (scripts/setup installs it)")
     return found
+
+
+def require_module(name: str) -> ModuleType:
+    """An installed Python module (an extra's), skipped on a laptop without it, a failure under CI=true."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(f"the Python module {name} is not installed (scripts/setup installs it)")
+        raise
 
 
 def require_file(path: Path) -> Path:
     if not path.is_file():
-        _missing(f"{path} is missing (scripts/setup installs the package that ships it)")
+        missing(f"{path} is missing (scripts/setup installs the package that ships it)")
     return path
 
 

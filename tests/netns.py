@@ -34,7 +34,7 @@ from typing import Self
 
 import pytest
 
-from conftest import _missing, require_tool
+from conftest import missing, require_tool
 
 SUBNET = "10.213.0"  # first three octets of every Network's /24
 NETNS_RUN = Path("/var/run/netns")  # where `ip netns add` pins namespaces
@@ -303,7 +303,7 @@ def _signal_inside(pid: int, signum: int, targets: set[NamespaceId]) -> None:
 def require_netns() -> None:
     """Skip on a laptop, fail under CI=true, unless this process can make network namespaces."""
     if os.geteuid() != 0:
-        _missing("network namespaces need root (CI runs these tests as root)")
+        missing("network namespaces need root (CI runs these tests as root)")
     for tool in ("ip", "unshare"):
         require_tool(tool)
 

@@ -15,7 +15,7 @@ from server_stack import (
     Stack, Supervisor, free_ports, http_json, start_instances, start_nginx, start_redis, write_profile,
 )
 
-from conftest import require_file, require_tool
+from conftest import require_file, require_module, require_tool
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +77,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
     require_file(CHROMIUM)
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = require_module("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield chromium
