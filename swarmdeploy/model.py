@@ -51,6 +51,12 @@ def public_endpoint(data: dict[str, Any]) -> tuple[str, int, int]:
     return ("https", ports["https_port"], 443) if tls_on else ("http", ports["http_port"], 80)
 
 
+def primary_server_name(server_names: list[str]) -> str:
+    """The name verify, the balancer's SNI and its health checks use: the first one that is not a wildcard."""
+    concrete = [name for name in server_names if "*" not in name]
+    return concrete[0] if concrete else server_names[0].removeprefix("*.")
+
+
 def site_origins(data: dict[str, Any]) -> list[str]:
     """The origins of pages the site itself serves: one per server name that is not a wildcard."""
     scheme, port, default_port = public_endpoint(data)
@@ -76,7 +82,9 @@ def _balancer(balancer: dict[str, Any], name: str, tls: dict[str, Any], site: di
     balancer["cookie_name"] = "AWSALB" if balancer["kind"] == "alb" else balancer["cookie_name"]
     balancer["ssl_policy"] = balancer["ssl_policy"] or ALB_SSL_POLICIES[tls["profile"]]
     # The name the balancer sends in SNI and Host to the hosts, and checks their certificate for.
-    balancer["backend_server_name"] = site["server_names"][0].removeprefix("*.")
+    balancer["backend_server_name"] = primary_server_name(site["server_names"])
+    # HAProxy reads hard-stop-after 0 as "never": an ALB's 0 (no drain) is one second there.
+    balancer["hard_stop_after"] = max(balancer["deregistration_delay"], 1)
     return balancer
 
 
@@ -127,6 +135,8 @@ def resolve(data: dict[str, Any]) -> Model:
     balancer = _balancer(balancer, name, tls, site)
     # The hosts' nginx serves TLS itself unless the balancer in front speaks plain HTTP to it.
     site["serves_tls"] = tls_on and (not balancer["enabled"] or balancer["backend_tls"])
+    # A balancer that reaches hosts over IPv6 needs their nginx on [::] too (listen without an address is IPv4).
+    site["listen_ipv6"] = not site["listen_address"] and any(":" in host["address"] for host in balancer["hosts"])
     tls["enabled"] = tls_on
     tls["hsts"] = tls["hsts"] and tls_on
     tls.update(MOZILLA_TLS[tls["profile"]])
@@ -144,7 +154,7 @@ def resolve(data: dict[str, Any]) -> Model:
     # Behind a balancer the scheme clients used is the public one, whatever the balancer speaks to nginx.
     proxy["forwarded_proto"] = scheme if balancer["enabled"] else "$scheme"
 
-    verify["url"] = verify["url"] or f"{scheme}://{site['server_names'][0].removeprefix('*.')}{site['public_authority_suffix']}"
+    verify["url"] = verify["url"] or f"{scheme}://{primary_server_name(site['server_names'])}{site['public_authority_suffix']}"
     verify["origin"] = verify["origin"] or (socketio["cors_allowed_origins"] or [None])[0]
     # Where http:// must answer with the redirect: the balancer's port when one is in front.
     verify["http_port"] = (balancer if balancer["enabled"] else site)["http_port"]

@@ -73,7 +73,9 @@ def test_config_carries_what_socketio_needs(rendered: tuple[Path, str, str]) -> 
     # Health checks on the dedicated route, never the Engine.IO handshake (each probe would open a session).
     assert re.search(rf"^\s*http-check send meth GET uri {re.escape(balancer['health_check_path'])} ", config, re.M)
     assert "/socket.io" not in config
-    assert re.search(r"^\s*http-request redirect scheme https code 308 unless \{ ssl_fc \}$", config, re.M)
+    suffix = load_profile(profile).model["site"]["public_authority_suffix"]
+    assert re.search(rf"^\s*http-request redirect location https://%\[req.hdr\(host\),field\(1,:\)\]{suffix}"
+                     r"%\[capture.req.uri\] code 308 unless \{ ssl_fc \}$", config, re.M)
     assert re.search(r"^\s*bind 127\.0\.0\.1:\d+$", config, re.M), "the stats frontend is not on loopback only"
     assert re.search(r"ssl-min-ver TLSv1\.2$", config, re.M)
     assert re.search(r"^\s*default-server .* ssl verify required ca-file \S+ verifyhost ", config, re.M)

@@ -10,7 +10,6 @@ import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from server_stack import Stack, Supervisor, free_ports, start_instances, start_nginx, write_profile

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE_PROFILES, require_file, require_tool
+from conftest import EXAMPLE_PROFILES, REPO, require_file, require_tool
 from host_render import HostRender, render_for_host
 from test_golden import golden_path
 
@@ -92,3 +92,14 @@ def test_gixy_would_catch_a_dropped_hsts_header(tmp_path: Path) -> None:
     site.write_text(site.read_text().replace("access_log off;", 'access_log off;\n        add_header X-Probe "1";'))
     result = subprocess.run([require_tool("gixy"), "-f", "json", str(conf)], capture_output=True, text=True, timeout=60)
     assert "add_header_redefinition" in {f["plugin"] for f in json.loads(result.stdout)}
+
+
+def test_hosts_reached_over_ipv6_get_an_ipv6_listen_that_nginx_accepts(tmp_path: Path) -> None:
+    """A balancer that reaches a host at an IPv6 address finds its nginx on [::] too."""
+    profile = REPO / "tests" / "profiles" / "valid" / "haproxy.yaml"  # one host at fd00::12
+    host = render_for_host(profile, tmp_path)
+    site = next(text for relative, text in host.files.items() if relative.startswith("nginx/")
+                and not relative.endswith("/nginx.conf"))
+    assert "    listen [::]:443 ssl http2;\n" in site and "    listen [::]:80;\n" in site
+    result = nginx_test(tmp_path, install_nginx_files(host, tmp_path))
+    assert result.returncode == 0, result.stderr

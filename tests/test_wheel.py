@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from swarmdeploy.cli import extra_providing, main
+from swarmdeploy.cli import main
+from swarmdeploy.cli.group import extra_providing
 from swarmdeploy.targets import TARGETS
 
 # One worker builds the wheel and the venv once for the whole session.

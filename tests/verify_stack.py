@@ -26,6 +26,7 @@ import yaml
 from server_stack import Stack, Supervisor, free_ports, start_instances, start_nginx, start_redis
 
 from swarmdeploy.deploy.certificates import PrivateCA
+from swarmdeploy.deploy.nginx_control import workers as children
 from swarmdeploy.verify.api import build_target
 from swarmdeploy.verify.result import Status
 from swarmdeploy.verify.target import Deployment, Target
@@ -132,16 +133,11 @@ def deploy(workdir: Path, supervisor: Supervisor, scenario: Scenario) -> Running
     return running
 
 
-def _workers(pid: int) -> list[int]:
-    """gunicorn's worker processes: the children of the master we started."""
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, timeout=10)
-    return [int(child) for child in found.stdout.split()]
-
-
 @contextmanager
 def stalled(stack: Stack, stopped: float = 0.45, running: float = 0.05) -> Iterator[None]:
     """Freeze the instances' gunicorn workers most of the time, as a server in long GC pauses."""
-    workers = [w for instance in stack.instances for w in _workers(instance.process.pid)]
+    # gunicorn's workers: the children of the master we started.
+    workers = [w for instance in stack.instances for w in children(instance.process.pid)]
     done = threading.Event()
 
     def cycle() -> None:

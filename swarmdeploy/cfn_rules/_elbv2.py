@@ -12,6 +12,8 @@ from typing import Any
 from cfnlint.rules import RuleMatch
 from cfnlint.template import Template
 
+from swarmdeploy import elb_policies
+
 
 @dataclass(frozen=True)
 class Accepts:
@@ -86,32 +88,7 @@ TARGET_GROUP_ATTRIBUTES: dict[str, Accepts] = {
     "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": off_or(integer(1, 100)),
 }
 
-# Predefined listener security policies (Application and Network Load Balancers), 2025-09.
-SSL_POLICIES: frozenset[str] = frozenset({
-    "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",  # Mozilla intermediate
-    "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",  # Mozilla modern
-    *(f"ELBSecurityPolicy-TLS13-{variant}-PQ-2025-09"
-      for variant in ("1-0", "1-2", "1-2-Ext1", "1-2-Ext2")),
-    *(f"ELBSecurityPolicy-TLS13-{variant}-FIPS-PQ-2025-09"
-      for variant in ("1-0", "1-2", "1-2-Res", "1-2-Ext0", "1-2-Ext1", "1-2-Ext2", "1-3")),
-    *(f"ELBSecurityPolicy-TLS13-{variant}-2021-06"
-      for variant in ("1-0", "1-1", "1-2", "1-2-Res", "1-2-Ext1", "1-2-Ext2", "1-3")),
-    *(f"ELBSecurityPolicy-TLS13-{variant}-FIPS-2023-04"
-      for variant in ("1-0", "1-1", "1-2", "1-2-Res", "1-2-Ext0", "1-2-Ext1", "1-2-Ext2", "1-3")),
-    *(f"ELBSecurityPolicy-TLS13-{variant}-FIPS-2023-07"
-      for variant in ("1-2-RFC9151", "1-2-Ext0-RFC9151", "1-3-RFC9151",
-                      *(f"1-2-RFC9151-INTEROP{n}" for n in range(1, 5)))),
-    "ELBSecurityPolicy-FS-1-2-Res-2020-10",
-    "ELBSecurityPolicy-FS-1-2-Res-2019-08",
-    "ELBSecurityPolicy-FS-1-2-2019-08",
-    "ELBSecurityPolicy-FS-1-1-2019-08",
-    "ELBSecurityPolicy-FS-2018-06",
-    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
-    "ELBSecurityPolicy-TLS-1-2-2017-01",
-    "ELBSecurityPolicy-TLS-1-1-2017-01",
-    "ELBSecurityPolicy-TLS-1-0-2015-04",
-    "ELBSecurityPolicy-2016-08",  # what CloudFormation picks when SslPolicy is absent: TLS 1.0
-})
+SSL_POLICIES = elb_policies.SSL_POLICIES
 SSL_POLICIES_NETWORK_ONLY: frozenset[str] = frozenset({"ELBSecurityPolicy-2015-05"})
 
 REDIRECT_STATUS_CODES = ("HTTP_301", "HTTP_302")

@@ -7,11 +7,13 @@ of range or not allowed, and its finding then replaces the schema's less specifi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from swarmdeploy.findings import Severity
+from swarmdeploy.schema import profile_schema
 
 ProfileData = dict[str, Any]
 
@@ -51,3 +53,10 @@ def value(data: ProfileData, dotted: str) -> Any:
             return None
         current = current.get(part)
     return current
+
+
+def all_match(definition: str, values: Any) -> bool:
+    """Every value is a string of the schema's $defs form (hostname, origin...): a rule that quotes
+    values back only does so for values the schema accepts."""
+    pattern = re.compile(profile_schema()["$defs"][definition]["pattern"])
+    return isinstance(values, list) and all(isinstance(v, str) and "\n" not in v and pattern.search(v) for v in values)
