@@ -41,6 +41,14 @@ def _replace(old: str, new: str):
     return edit
 
 
+def _substitute(pattern: str, new: str):
+    def edit(site: str) -> str:
+        edited, count = re.subn(pattern, new, site)
+        assert count, f"nothing matches {pattern}"
+        return edited
+    return edit
+
+
 def _stop_second_instance(running: RunningStack) -> None:
     running.supervisor.stop(running.stack.instances[1].process)
 
@@ -96,6 +104,9 @@ SCENARIOS = [
                                 "ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;\n    ssl_ciphers DEFAULT:@SECLEVEL=0:")),
     Scenario("no-hsts", check="tls", fix="tls.hsts: true", edit_site=_drop_lines(r"Strict-Transport-Security")),
     Scenario("redirect-301", check="tls", fix="308", edit_site=_replace("return 308 ", "return 301 ")),
+    # $http_host keeps the port the request came to: https://localhost:HTTP_PORT/..., where no TLS listens.
+    Scenario("redirect-wrong-port", check="tls", fix="/verify-redirect?x=1 (the public host and port",
+             edit_site=_substitute(r"return 308 https://\$host:\d+", "return 308 https://$http_host")),
     # OpenSSL and browsers trust it; strict RFC 5280 clients (sslyze, cryptography) do not: a warning that names
     # what the CA lacks, never a config problem.
     Scenario("plain-openssl-ca", check="tls", outcome=Status.WARN, fix="keyUsage=critical,keyCertSign",

@@ -10,7 +10,6 @@ import socket
 import time
 from dataclasses import dataclass
 from email.message import Message
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -57,17 +56,19 @@ class HttpResponse:
 
 
 def http_request(target: Target, method: str, url: str, headers: dict[str, str] | None = None,
-                 body: bytes | None = None) -> HttpResponse:
+                 body: bytes | None = None, timeout: float | None = None) -> HttpResponse:
     """One request on a fresh connection (as separate browser requests may be), TLS per the target.
 
     The connection goes to the target's --address when the URL names the target's host; SNI and
-    Host still carry the name, as a browser's would.
+    Host still carry the name, as a browser's would. `timeout` (default the target's) bounds each
+    socket operation: a long-poll GET waits up to pingInterval for its answer.
     """
     parts = urlsplit(url)
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
-    connection = http.client.HTTPConnection(parts.hostname, port, timeout=target.timeout)
-    raw = socket.create_connection((target.connect_host(parts.hostname), port), timeout=target.timeout)
+    timeout = timeout or target.timeout
+    connection = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+    raw = socket.create_connection((target.connect_host(parts.hostname), port), timeout=timeout)
     try:
         connection.sock = target.ssl_context().wrap_socket(raw, server_hostname=parts.hostname) if https else raw
     except BaseException:
@@ -96,6 +97,13 @@ def parse_open_packet(packet: str) -> dict[str, Any]:
     return json.loads(packet[1:])
 
 
+def set_cookie_pair(header: str) -> tuple[str, str] | None:
+    """The name and value a Set-Cookie header sets; its attributes do not matter to verify. (http.cookies drops
+    the whole cookie for an attribute it does not know, such as HAProxy's Partitioned, before Python 3.14.)"""
+    name, equals, value = header.split(";", 1)[0].partition("=")
+    return (name.strip(), value.strip().strip('"')) if equals and name.strip() else None
+
+
 def cookie_header(cookies: dict[str, str]) -> dict[str, str]:
     return {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())} if cookies else {}
 
@@ -119,9 +127,8 @@ class PollingSession:
     def _check(self, response: HttpResponse, what: str) -> HttpResponse:
         self.last = response
         for header in response.headers.get_all("Set-Cookie") or []:
-            jar = SimpleCookie()
-            jar.load(header)
-            self.cookies.update({name: morsel.value for name, morsel in jar.items()})
+            if pair := set_cookie_pair(header):
+                self.cookies[pair[0]] = pair[1]
         if response.status != 200:
             raise EngineIOError(f"{what} answered HTTP {response.status}: {response.text[:120]}",
                                 response.status, response.text)
@@ -134,10 +141,11 @@ class PollingSession:
         self.sid = self.handshake["sid"]
         return self.handshake
 
-    def receive(self) -> list[str]:
+    def receive(self, timeout: float | None = None) -> list[str]:
+        """The packets of one GET; with nothing queued the server holds it until its next ping (long-poll)."""
         url = engineio_url(self.target, "polling", self.sid)
-        return self._check(http_request(self.target, "GET", url, self.headers), "a polling GET").text.split(
-            RECORD_SEPARATOR)
+        response = http_request(self.target, "GET", url, self.headers, timeout=timeout)
+        return self._check(response, "a polling GET").text.split(RECORD_SEPARATOR)
 
     def send(self, *packets: str) -> None:
         url = engineio_url(self.target, "polling", self.sid)

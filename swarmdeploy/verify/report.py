@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from swarmdeploy.verify.result import CheckResult, Status
 
 STYLES = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
+# What a server or a file may put in a check's text that must not reach a terminal or an XML file as it is:
+# C0/C1 control characters (an ESC starts a terminal escape sequence) and bidirectional overrides.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """text with each control character written out (\\x1b, \\u202e); newlines and tabs stay."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+def _cell(text: str) -> str:
+    """Text shown as it is: controls written out, brackets never read as rich markup ('[fd00::1]')."""
+    return escape(visible(text))
 
 
 def table(results: list[CheckResult], console: Console) -> None:
@@ -23,10 +38,11 @@ def table(results: list[CheckResult], console: Console) -> None:
     for result in results:
         for index, observation in enumerate(result.observations):
             style = STYLES[observation.status]
-            name = f"{result.check} ({result.seconds * 1000:.0f} ms)" if index == 0 else ""
-            text = observation.saw + (f"\n[bold]fix:[/bold] {observation.fix}" if observation.fix
-                                      and observation.status in (Status.FAIL, Status.WARN) else "")
-            grid.add_row(name, f"[{style}]{observation.status.value.upper()}[/{style}]", observation.what, text)
+            name = _cell(f"{result.check} ({result.seconds * 1000:.0f} ms)") if index == 0 else ""
+            text = _cell(observation.saw) + (f"\n[bold]fix:[/bold] {_cell(observation.fix)}" if observation.fix
+                                             and observation.status in (Status.FAIL, Status.WARN) else "")
+            grid.add_row(name, f"[{style}]{_cell(observation.status.value.upper())}[/{style}]",
+                         _cell(observation.what), text)
     console.print(grid)
     counts = {status: sum(1 for r in results if r.status is status) for status in Status}
     console.print(", ".join(f"{counts[s]} {s.value}" for s in Status))
@@ -53,10 +69,11 @@ def write_junit(results: list[CheckResult], path: Path) -> None:
     for result in results:
         case = ElementTree.SubElement(suite, "testcase", classname="swarmdeploy.verify", name=result.check,
                                       time=f"{result.seconds:.3f}")
-        lines = "\n".join(f"{o.status.value.upper()} {o.what}: {o.saw}" + (f"\n  fix: {o.fix}" if o.fix else "")
-                          for o in result.observations)
+        # XML 1.0 cannot hold most control characters at all.
+        lines = visible("\n".join(f"{o.status.value.upper()} {o.what}: {o.saw}" + (f"\n  fix: {o.fix}" if o.fix else "")
+                                  for o in result.observations))
         if result.status is Status.FAIL:
-            ElementTree.SubElement(case, "failure", message=result.title).text = lines
+            ElementTree.SubElement(case, "failure", message=visible(result.title)).text = lines
         elif result.status is Status.SKIP:
             ElementTree.SubElement(case, "skipped", message=lines)
         else:

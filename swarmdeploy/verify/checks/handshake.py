@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 from swarmdeploy.verify.engineio import EngineIOError, PollingSession, SocketIOWebSocket
+from swarmdeploy.verify.fleet import BALANCER_ERRORS, NO_HOST_IN_SERVICE
 from swarmdeploy.verify.result import Observation, Status
 from swarmdeploy.verify.target import Target
 
@@ -34,17 +35,31 @@ def open_packet(target: Target) -> tuple[dict[str, Any], str]:
     return asyncio.run(_websocket_open_packet(target)), "websocket (the server refuses polling)"
 
 
+PING_SETTINGS = (("pingInterval", "socketio.ping_interval"), ("pingTimeout", "socketio.ping_timeout"))
+
+
+def _ping_pairs(target: Target, handshake: dict[str, Any]) -> list[tuple[str, str, Any, int | None]]:
+    """(field, profile key, what the server sent, what the profile says in ms or None) per ping setting."""
+    return [(field, key, handshake.get(field), None if target.expect(key) is None else target.expect(key) * 1000)
+            for field, key in PING_SETTINGS]
+
+
+def ping_mismatches(target: Target, handshake: dict[str, Any]) -> list[str]:
+    """Each ping setting a server runs unlike the profile: 'pingInterval 10000 ms, the profile says 25000 ms'."""
+    return [f"{field} {seen} ms, the profile says {expected} ms"
+            for field, _, seen, expected in _ping_pairs(target, handshake) if expected is not None and seen != expected]
+
+
 def _compare_ping(handshake: dict[str, Any], target: Target) -> list[Observation]:
     observations = []
-    for field, key in (("pingInterval", "socketio.ping_interval"), ("pingTimeout", "socketio.ping_timeout")):
-        expected, seen = target.expect(key), handshake.get(field)
+    for field, key, seen, expected in _ping_pairs(target, handshake):
         if expected is None:
             observations.append(Observation(field, Status.PASS, f"{seen} ms (no profile to compare with)"))
-        elif seen == expected * 1000:
+        elif seen == expected:
             observations.append(Observation(field, Status.PASS, f"{seen} ms, as the profile says"))
         else:
             observations.append(Observation(
-                field, Status.FAIL, f"{seen} ms, but the profile says {expected * 1000} ms",
+                field, Status.FAIL, f"{seen} ms, but the profile says {expected} ms",
                 f"the server does not run with this profile's settings: deploy the rendered environment file "
                 f"(SWARMDEPLOY_{field.replace('ping', 'PING_').upper()}) and restart, or set {key}: {seen // 1000}"))
     return observations
@@ -56,6 +71,8 @@ def run(target: Target) -> list[Observation]:
     except EngineIOError as error:
         if error.status == 400 and "unsupported version" in error.body:
             fix = "the server does not speak Engine.IO 4: upgrade python-engineio to 4.x (Flask-SocketIO 5)"
+        elif target.through_balancer and error.status in BALANCER_ERRORS:
+            fix = NO_HOST_IN_SERVICE
         else:
             fix = f"make {target.socketio_path}/ reach the instances (nginx location, instances running)"
         return [Observation("open packet", Status.FAIL, str(error), fix)]

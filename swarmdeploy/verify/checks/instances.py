@@ -9,7 +9,7 @@ from typing import Any
 import websockets
 
 from swarmdeploy.redact import redact_url
-from swarmdeploy.verify.checks.handshake import open_packet
+from swarmdeploy.verify.checks.handshake import open_packet, ping_mismatches
 from swarmdeploy.verify.engineio import EngineIOError, http_request
 from swarmdeploy.verify.fleet import Entry, instance_entries
 from swarmdeploy.verify.result import Observation, Status
@@ -20,14 +20,6 @@ def _restart(target: Target, entry: Entry) -> str:
     port = entry.target.port
     return (f"restart it with the deployed settings: swarmdeploy restart instance-{port} (process manager) or "
             f"systemctl restart {target.expect('name')}@{port}.service")
-
-
-def _ping_settings(target: Target, entry: Entry, handshake: dict[str, Any]) -> list[str]:
-    wrong = []
-    for field, key in (("pingInterval", "socketio.ping_interval"), ("pingTimeout", "socketio.ping_timeout")):
-        if handshake.get(field) != target.expect(key) * 1000:
-            wrong.append(f"{field} {handshake.get(field)} ms, the profile says {target.expect(key) * 1000} ms")
-    return wrong
 
 
 def _queue_problems(target: Target, health: dict[str, Any]) -> list[str]:
@@ -50,7 +42,7 @@ def _probe(target: Target, entry: Entry) -> tuple[Observation, dict[str, Any] | 
         handshake, _ = open_packet(entry.target)
     except (OSError, ValueError, EngineIOError, websockets.WebSocketException) as error:
         return Observation(entry.label, Status.FAIL, f"no answer: {error}", _restart(target, entry)), None
-    problems = _ping_settings(target, entry, handshake)
+    problems = ping_mismatches(target, handshake)
     problems += _queue_problems(target, health)
     if problems:
         fix = (f"start the Redis at {redact_url(target.expect('server.message_queue'))} (server.message_queue) and make sure "
