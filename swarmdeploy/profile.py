@@ -12,7 +12,7 @@ from swarmdeploy.findings import Finding
 from swarmdeploy.model import Model, resolve
 from swarmdeploy.rules import RULES
 from swarmdeploy.validation import schema_findings, with_defaults
-from swarmdeploy.yaml_source import YamlDocument, load_yaml
+from swarmdeploy.yaml_source import RECOVERABLE, YamlDocument, load_yaml
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 
@@ -50,7 +50,7 @@ def _rule_findings(document: YamlDocument, schema: list[Finding]) -> list[Findin
 def check_profile(path: Path) -> tuple[YamlDocument, list[Finding]]:
     """Every problem in the profile, errors and warnings, in file order."""
     document, findings = load_yaml(path)
-    if any(f.rule == "yaml.syntax" for f in findings):
+    if any(f.rule != RECOVERABLE for f in findings):  # the loader could not read every value
         return document, findings
     if not isinstance(document.data, dict):
         return document, [Finding(str(path), 1, 1, "", "a profile is a YAML mapping of fields",

@@ -30,6 +30,7 @@ from conftest import require_tool
 from swarmdeploy.findings import Finding
 from swarmdeploy.profile import check_profile, load_profile
 from swarmdeploy.rules import RULES
+from swarmdeploy.yaml_source import LOADER_RULES
 
 CORPUS = Path(__file__).resolve().parent / "profiles"
 VALID = sorted((CORPUS / "valid").glob("*.yaml"))
@@ -228,7 +229,7 @@ def test_every_warning_rule_is_exercised_by_a_valid_profile() -> None:
 
 
 def test_expectations_name_known_rules() -> None:
-    known = {r.id for r in RULES} | SCHEMA_AND_YAML_RULES | {"schema.items"}
+    known = {r.id for r in RULES} | SCHEMA_AND_YAML_RULES | {"schema.items"} | set(LOADER_RULES)
     for path in VALID + INVALID:
         e = expectations(path)
         named = {rule_id for rule_id, _, _ in e.errors} | set(e.warnings)
