@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from swarmdeploy import elb_policies
 from swarmdeploy.model import public_endpoint, site_origins
+from swarmdeploy.rules import addresses
 from swarmdeploy.rules.core import ProfileData, Violation, all_match, rule, value
 
 ALB_HEALTH_CHECK_INTERVAL = (5, 300)
@@ -64,18 +65,16 @@ def _alb_health_check_in_range(data: ProfileData) -> Iterator[Violation]:
                             f"set load_balancer.{field} from {ALB_MIN_THRESHOLD} to 10")
 
 
-@rule("alb.name-length", ("load_balancer.kind", "load_balancer.name", "name"))
+@rule("alb.name-length", ("load_balancer.kind", "load_balancer.name"))
 def _alb_names_fit(data: ProfileData) -> Iterator[Violation]:
-    if not _alb(data):
-        return
-    explicit = value(data, "load_balancer.name")
-    base = explicit or data.get("name")
-    if isinstance(base, str) and len(base) + len(TARGET_GROUP_SUFFIX) > AWS_NAME_LENGTH:
+    # Only an explicit name can be too long: the profile's name (the default) has at most 27 characters.
+    name = value(data, "load_balancer.name")
+    if _alb(data) and isinstance(name, str) and len(name) + len(TARGET_GROUP_SUFFIX) > AWS_NAME_LENGTH:
         longest = AWS_NAME_LENGTH - len(TARGET_GROUP_SUFFIX)
-        yield Violation("load_balancer.name" if explicit else "name",
-                        f"the target group name {base}{TARGET_GROUP_SUFFIX} has {len(base) + len(TARGET_GROUP_SUFFIX)} "
+        yield Violation("load_balancer.name",
+                        f"the target group name {name}{TARGET_GROUP_SUFFIX} has {len(name) + len(TARGET_GROUP_SUFFIX)} "
                         f"characters; AWS allows {AWS_NAME_LENGTH}",
-                        f"set load_balancer.name to at most {longest} characters, such as {base[:longest].rstrip('-')}")
+                        f"set load_balancer.name to at most {longest} characters, such as {name[:longest].rstrip('-')}")
 
 
 @rule("balancer.hosts-need-balancer", ("load_balancer.kind", "load_balancer.hosts"))
@@ -109,12 +108,10 @@ def _hosts_are_unique(data: ProfileData) -> Iterator[Violation]:
 
 def _address_problem(address: str) -> str | None:
     """Why a host address cannot be a host the balancer reaches, or None."""
-    numeric = all(part.isdigit() for part in address.split(".")) or ":" in address
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
+    ip = addresses.ip_address(address)
+    if ip is None:
         # 10.0.1 or 10.0.1.011 would be read by libc as another address (or in octal).
-        return "is not an IP address (four parts 0-255 without leading zeros, or IPv6)" if numeric else None
+        return addresses.NOT_AN_ADDRESS if addresses.looks_numeric(address) else None
     if ip.is_unspecified or ip.is_multicast or ip.is_loopback or ip == ipaddress.ip_address("255.255.255.255"):
         return "is not an address of another host (unspecified, loopback, multicast or broadcast)"
     return None
@@ -158,10 +155,17 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+def _url_host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # an unclosed [ of an IPv6 host: url.host-port reports it
+        return None
+
+
 @rule("hosts.shared-queue", ("load_balancer.hosts", "server.message_queue"))
 def _hosts_share_one_queue(data: ProfileData) -> Iterator[Violation]:
     url = value(data, "server.message_queue")
-    if len(_hosts(data)) > 1 and isinstance(url, str) and _is_loopback(urlsplit(url).hostname):
+    if len(_hosts(data)) > 1 and isinstance(url, str) and _is_loopback(_url_host(url)):
         yield Violation("server.message_queue",
                         f"{url} is each host's own loopback: every host would use a Redis of its own, so a "
                         "broadcast reaches only the clients of one host",
@@ -195,8 +199,11 @@ def _balancer_ports_differ(data: ProfileData) -> Iterator[Violation]:
 def _served_by_site(data: ProfileData, origin: str) -> bool:
     """An origin of the site itself: its scheme and public port, a host one of the server names covers."""
     scheme, port, default_port = public_endpoint(data)
-    parts = urlsplit(origin)
-    if parts.scheme != scheme or (parts.port or default_port) != port:
+    try:
+        parts = urlsplit(origin)
+        if parts.scheme != scheme or (parts.port or default_port) != port:
+            return False
+    except ValueError:  # a port past 65535, which cors.origin-format reports
         return False
     return any(fnmatch.fnmatch(parts.hostname or "", name) for name in value(data, "site.server_names") or []
                if isinstance(name, str))

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 from swarmdeploy.rules.core import ProfileData, Violation, rule, value
 
+_MANAGED_QUEUE = re.compile(r"^redis://(127\.0\.0\.1|localhost)(:(?P<port>[0-9]+))?(/(?P<db>[0-9]+))?$")
+REDIS_DATABASES = 16  # redis-server's default `databases`, which the managed Redis keeps
+REDIS_PORT = 6379
 _ORIGIN = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:(?P<port>[0-9]{1,5}))?$")
 
 
@@ -155,9 +158,26 @@ def _managed_queue_is_local(data: ProfileData) -> Iterator[Violation]:
         if not url:
             yield Violation("server.message_queue_managed", "a managed queue needs server.message_queue",
                             "set server.message_queue: redis://127.0.0.1:6379/0")
-        elif not re.match(r"^redis://(127\.0\.0\.1|localhost)(:[0-9]+)?(/[0-9]+)?$", url):
+        elif not _MANAGED_QUEUE.match(url):
             yield Violation("server.message_queue", "a managed Redis listens on loopback only, never on a public interface",
                             "use redis://127.0.0.1:PORT/0, or run the Redis yourself and drop message_queue_managed")
+
+
+def _managed_queue(data: ProfileData) -> re.Match[str] | None:
+    """The managed Redis's URL, parsed, when the process manager starts one."""
+    url = value(data, "server.message_queue")
+    managed = value(data, "server.message_queue_managed") is True and isinstance(url, str)
+    return _MANAGED_QUEUE.match(url) if managed else None
+
+
+@rule("queue.managed-database", ("server.message_queue", "server.message_queue_managed"))
+def _managed_queue_database_exists(data: ProfileData) -> Iterator[Violation]:
+    queue = _managed_queue(data)
+    if queue and queue["db"] and int(queue["db"]) >= REDIS_DATABASES:
+        yield Violation("server.message_queue",
+                        f"the managed Redis has databases 0-{REDIS_DATABASES - 1}: selecting {queue['db']} fails "
+                        "with 'DB index is out of range' and no broadcast leaves an instance",
+                        f"use a database from 0 to {REDIS_DATABASES - 1}, such as redis://127.0.0.1:6379/0")
 
 
 @rule("tls.certificate-required", ("tls.profile", "tls.certificate", "tls.certificate_key"))
@@ -185,7 +205,8 @@ def _eventlet_refused(data: ProfileData) -> Iterator[Violation]:
                         "use async_mode: gevent (least memory per connection) or threading")
 
 
-@rule("ports.overlap", ("server.base_port", "server.instances", "site.http_port", "site.https_port"))
+@rule("ports.overlap", ("server.base_port", "server.instances", "site.http_port", "site.https_port",
+                        "server.message_queue", "server.message_queue_managed"))
 def _ports_do_not_overlap(data: ProfileData) -> Iterator[Violation]:
     first = value(data, "server.base_port")
     last = first + value(data, "server.instances") - 1
@@ -199,6 +220,13 @@ def _ports_do_not_overlap(data: ProfileData) -> Iterator[Violation]:
                             "move server.base_port or this port so they do not overlap")
     if value(data, "site.http_port") == value(data, "site.https_port"):
         yield Violation("site.https_port", "http_port and https_port are the same", "give HTTPS its own port, usually 443")
+    queue = _managed_queue(data)
+    queue_port = int(queue["port"] or REDIS_PORT) if queue else None
+    if queue_port is not None and (first <= queue_port <= last or
+                                   queue_port in (value(data, "site.http_port"), value(data, "site.https_port"))):
+        yield Violation("server.message_queue", f"the managed Redis's port {queue_port} is also an instance's or "
+                                                "nginx's port: one of them cannot start",
+                        f"give the managed Redis a port of its own, such as redis://127.0.0.1:{REDIS_PORT}/0")
 
 
 @rule("cors.origins-derivable", ("socketio.cors_allowed_origins", "site.server_names"))
