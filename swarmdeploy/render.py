@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swarmdeploy.bundle import manifest, write_bundle
-from swarmdeploy.errors import SwarmdeployError
+from swarmdeploy.errors import UsageError
 from swarmdeploy.findings import Finding
 from swarmdeploy.model import Model
 from swarmdeploy.profile import load_profile
@@ -26,11 +26,11 @@ def render_files(model: Model, targets: list[str] | None = None) -> dict[str, st
     chosen = targets or applicable_targets(model)
     unknown = [t for t in chosen if t not in TARGETS]
     if unknown:
-        raise SwarmdeployError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
+        raise UsageError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
     for name in chosen:
         if not TARGETS[name].applies_to(model):
-            raise SwarmdeployError(f"the {name} target needs {TARGETS[name].requirement} in the profile; "
-                                   f"this profile renders {', '.join(applicable_targets(model))}")
+            raise UsageError(f"the {name} target needs {TARGETS[name].requirement} in the profile; "
+                             f"this profile renders {', '.join(applicable_targets(model))}")
     files = {}
     for target_name in chosen:
         for output in TARGETS[target_name].outputs:
@@ -46,8 +46,9 @@ def default_output_dir(profile_path: Path) -> Path:
 
 def render_profile(profile_path: Path, output: Path | None = None, targets: list[str] | None = None,
                    force: bool = False) -> RenderResult:
+    """Never into the profile's own folder or one holding it: replacing that would delete the profile."""
     profile = load_profile(profile_path)
     files = render_files(profile.model, targets)
     directory = output or default_output_dir(profile_path)
-    write_bundle(directory, files, manifest(files, profile.model, profile_path.name), force=force)
+    write_bundle(directory, files, manifest(files, profile.model, profile_path.name), force=force, keep=[profile_path])
     return RenderResult(directory, files, profile.warnings)

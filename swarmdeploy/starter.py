@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from swarmdeploy.errors import SwarmdeployError
+from swarmdeploy.bundle import write_file
 
 
 def starter_text() -> str:
@@ -13,6 +13,5 @@ def starter_text() -> str:
 
 
 def write_starter(path: Path, force: bool = False) -> None:
-    if path.exists() and not force:
-        raise SwarmdeployError(f"{path} already exists; pass --force to overwrite it or choose another path")
-    path.write_text(starter_text(), encoding="utf-8")
+    """An existing file is kept unless force; nothing is half-written (see bundle.write_file)."""
+    write_file(path, starter_text(), "choose another path", overwrite=force)

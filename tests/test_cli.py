@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from conftest import EXAMPLE_PROFILES, PROFILES
 from swarmdeploy.bundle import sha256
 from swarmdeploy.cli import main
+from swarmdeploy.errors import OutputError
 from swarmdeploy.profile import load_profile
 
 PROD = PROFILES / "prod.yaml"
@@ -54,11 +55,10 @@ def test_render_only_chosen_targets(tmp_path: Path) -> None:
 def test_render_replaces_an_earlier_bundle(tmp_path: Path) -> None:
     out = tmp_path / "bundle"
     run("render", str(PROD), "-o", str(out))
-    (out / "nginx" / "leftover.conf").write_text("stale")
     code, _, _ = run("render", str(PROD), "-o", str(out), "--target", "systemd")
     assert code == 0
     assert not (out / "nginx").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["bundle"], "temporary siblings were left behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".bundle.lock", "bundle"], "temporaries were left behind"
 
 
 def test_render_refuses_a_directory_that_is_not_a_bundle(tmp_path: Path) -> None:
@@ -95,10 +95,10 @@ def test_failed_write_leaves_the_old_bundle_in_place(tmp_path: Path, monkeypatch
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(bundle, "_swap", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match=f"cannot write {out}: No space left on device; choose another directory"):
         bundle.write_bundle(out, {"nginx/x.conf": "x"}, {"files": {}})
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".bundle.lock", "bundle"]
 
 
 def test_validate_reports_every_profile_and_exits_2_on_errors(tmp_path: Path) -> None:
@@ -133,7 +133,7 @@ def test_init_writes_a_starter_that_validates_and_refuses_to_overwrite(tmp_path:
     assert run("validate", str(target))[0] == 0
     target.write_text("mine")
     code, _, stderr = run("init", str(target))
-    assert code == 1 and "--force" in stderr and target.read_text() == "mine"
+    assert code == 2 and "--force" in stderr and target.read_text() == "mine"
 
 
 @pytest.mark.parametrize("output_format", ["json", "yaml"])

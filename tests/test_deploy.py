@@ -9,17 +9,22 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
+import socket
 from pathlib import Path
 
 import pytest
 import socketio
+import yaml
 from deploy_support import (LocalDeployment, interval_or_none, ping_interval, run, said, set_ping_interval,
                             tree_hash, with_default_nginx_paths)
 
 from swarmdeploy.deploy.health import wait_for
 from swarmdeploy.deploy.process_manager import pid_alive
-from swarmdeploy.deploy.releases import current_release, list_releases
+from swarmdeploy.deploy.releases import Release, current_release, list_releases, switch_current
+from swarmdeploy.deploy.transaction import DeployOptions, deploy
+from swarmdeploy.errors import Locked
 from swarmdeploy.verify.registry import CHECKS
 
 pytestmark = pytest.mark.integration
@@ -243,3 +248,58 @@ def test_restart_of_one_instance_and_crash_restarts_read_the_env_file_again(loca
 
     unknown = run("restart", "instance-1", "--root", str(local.root))
     assert unknown.returncode == 2 and "no service instance-1 in this release: choose from redis" in unknown.stderr
+
+
+@pytest.mark.parametrize("unsafe", ["x;y", "x y", "x%y", "x'y"])
+def test_a_root_configs_cannot_hold_is_refused_by_a_dry_run_and_a_deploy_alike(local: LocalDeployment,
+                                                                              unsafe: str) -> None:
+    root = local.root.parent / unsafe
+    for extra in (["--dry-run"], []):
+        result = run("deploy", str(local.profile), "--root", str(root), "--service-manager", "process", "--yes", *extra)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stderr.startswith(f"error: --root {root}: only letters, digits"), result.stderr
+        assert not root.exists(), f"{extra or 'the deploy'} wrote under the refused root"
+
+
+def test_a_profile_path_cannot_lead_out_of_the_root(local: LocalDeployment, tmp_path: Path) -> None:
+    escape = "/.." * len(local.root.parts) + str(tmp_path / "outside")  # from under the root back to tmp_path
+    data = {**local.data, "tls": {**local.data["tls"], "certificate": f"{escape}/fullchain.pem",
+                                  "certificate_key": f"{escape}/privkey.pem"}}
+    profile = tmp_path / "escaping.yaml"
+    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    for extra in (["--dry-run"], []):
+        result = local.deploy(*extra, profile=profile)
+        assert result.returncode == 2 and "tls.certificate" in result.stderr, result.stdout + result.stderr
+    assert not (tmp_path / "outside").exists() and not local.root.exists()
+
+
+def test_nothing_is_written_before_preflight_passes(local: LocalDeployment) -> None:
+    """Not the self-signed certificate and its CA, the lock, the log or the state directory."""
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", local.data["site"]["https_port"]))
+        stranger.listen()
+        result = local.deploy()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"port {local.data['site']['https_port']} on 127.0.0.1 is in use" in said(result)
+    assert "nothing was changed" in result.stderr
+    assert not local.root.exists(), sorted(str(p) for p in local.root.rglob("*"))
+
+
+def test_a_release_switched_while_the_deploy_planned_stops_it_with_the_lock_code(local: LocalDeployment) -> None:
+    assert local.deploy().returncode == 0
+    first = current_release(local.layout)
+    meanwhile = local.layout.releases / "29990101T000000-000000"
+
+    def another_change_switches_release(_plan) -> bool:
+        shutil.copytree(first.path, meanwhile, symlinks=True)
+        switch_current(local.layout, Release(meanwhile.name, meanwhile))
+        return True
+
+    changed = local.write(socketio={"ping_interval": 20})
+    with pytest.raises(Locked, match=f"release {meanwhile.name} became current while this deploy planned against "
+                                     f"{first.id}; nothing was changed") as raised:
+        deploy(changed, DeployOptions(root=local.root, service_manager="process",
+                                      confirm=another_change_switches_release, echo=lambda _line: None))
+    assert raised.value.exit_code == 3
+    assert [r.id for r in list_releases(local.layout)] == [first.id, meanwhile.name]
+    assert current_release(local.layout).id == meanwhile.name

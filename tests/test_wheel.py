@@ -85,6 +85,7 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], str | None]]:
         "start": ([name, "--root", root], None),
         "restart": (["--name", name, "--root", root], None),
         "stop": ([name, "--root", root], None),
+        "export": (["ansible", profile, "-o", str(tmp / "role")], None),
     }
 
 

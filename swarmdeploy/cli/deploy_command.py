@@ -50,7 +50,7 @@ def deploy(profile: Path, root: Path, service_manager: str, dry_run: bool, ca_fi
         wrapped = _wrap(f"{step}] {message}", console.width)
         console.print(Text.assemble((f"{step}]", style), wrapped[len(step) + 1:]), soft_wrap=True)
 
-    result = run_deploy(profile, DeployOptions(root=root.absolute(), service_manager=service_manager,
+    result = run_deploy(profile, DeployOptions(root=root, service_manager=service_manager,
                                                dry_run=dry_run, verify=not no_verify, rollback=not no_rollback,
                                                force=force, confirm=confirm, echo=progress, show_results=show,
                                                ca_file=ca_file.absolute() if ca_file else None))

@@ -4,12 +4,14 @@ handled, and the options several commands share."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from swarmdeploy import __version__
-from swarmdeploy.errors import ProfileError, SwarmdeployError
+from swarmdeploy.deploy.layout import checked_root
+from swarmdeploy.errors import EXIT_USAGE, ProfileError, SwarmdeployError
 from swarmdeploy.findings import Finding
 
 PROFILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -36,8 +38,8 @@ def extra_providing(module: str | None) -> str | None:
 
 
 class _Group(click.Group):
-    """Turns user mistakes into their message and exit code; bugs keep their traceback. A missing
-    optional dependency is the user's to install: named with its extra, exit 2."""
+    """Turns user mistakes into their message and exit code (errors.py lists them); bugs keep their traceback.
+    A missing optional dependency is the user's to install: named with its extra, exit 2."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -56,7 +58,7 @@ class _Group(click.Group):
                 raise
             click.echo(f"error: swarmdeploy {ctx.invoked_subcommand} needs {error.name}, from the {extra} extra: "
                        f"pip install 'swarmdeploy[{extra}]'", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
 
 
 @click.group(cls=_Group)
@@ -65,7 +67,16 @@ def main() -> None:
     """Render, deploy and verify a production Flask-SocketIO dashboard from one profile."""
 
 
-ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"), show_default=True,
-                    help="Install under this directory instead of / (every path of the profile moves under it).")
+def _root(_ctx: click.Context, _param: click.Parameter, root: Path) -> Path:
+    return checked_root(root)
+
+
+def root_option(help_text: str) -> Callable[[Callable], Callable]:
+    """--root, absolute and refused (exit 2) unless every profile path can be placed under it."""
+    return click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"),
+                        show_default=True, callback=_root, help=help_text)
+
+
+ROOT = root_option("Install under this directory instead of / (every path of the profile moves under it).")
 MANAGER = click.option("--service-manager", type=click.Choice(["systemd", "process"]), default="systemd",
                        show_default=True, help="systemd on real hosts; process where systemd is not PID 1.")

@@ -12,10 +12,11 @@ from swarmdeploy.cli.group import ROOT, main
 
 
 def _deployment_name(root: Path, name: str | None) -> str:
-    from swarmdeploy.deploy.layout import deployments
+    """NAME when it is deployed under root (else exit 2, naming those that are), or the only deployment there."""
+    from swarmdeploy.deploy.layout import deployments, existing_layout
 
     if name:
-        return name
+        return existing_layout(root, name).name
     found = deployments(root)
     if len(found) != 1:
         raise click.UsageError(f"name the deployment: found {', '.join(found) or 'none'} under {root}")
@@ -35,12 +36,12 @@ def status(name: str | None, root: Path, as_json: bool) -> None:
     """The current release, its services and their health, and the last verify result.
 
     Exits 3 (as `systemctl is-active` does) when nothing is deployed or a service of the current
-    release is down.
+    release is down; 2 for a NAME not deployed under --root.
     """
     from swarmdeploy.deploy.status import DOWN_EXIT_CODE, deployment_status, is_up
 
     name = _deployment_name(root, name)
-    report = deployment_status(root.absolute(), name)
+    report = deployment_status(root, name)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         sys.exit(0 if is_up(report) else DOWN_EXIT_CODE)
@@ -69,7 +70,7 @@ def releases(name: str | None, root: Path) -> None:
     from swarmdeploy.deploy.layout import Layout
     from swarmdeploy.deploy.releases import current_release, list_releases
 
-    layout = Layout(root.absolute(), _deployment_name(root, name))
+    layout = Layout(root, _deployment_name(root, name))
     current = current_release(layout)
     for release in list_releases(layout):
         mark = "*" if current and release.id == current.id else " "
@@ -86,7 +87,7 @@ def rollback(release: str | None, name: str | None, root: Path, service_manager:
     """Make RELEASE (default: the one before the current) current again, restart and verify it."""
     from swarmdeploy.deploy.transaction import rollback as run_rollback
 
-    restored = run_rollback(root.absolute(), _deployment_name(root, name), release, service_manager, click.echo)
+    restored = run_rollback(root, _deployment_name(root, name), release, service_manager, click.echo)
     click.echo(f"Release {restored.id} is current and verifies.")
 
 
@@ -97,7 +98,7 @@ def start(name: str | None, root: Path) -> None:
     """Start the services of the current release that are not running (systemd: systemctl start)."""
     from swarmdeploy.deploy.operate import start as start_services
 
-    started = start_services(root.absolute(), _deployment_name(root, name), click.echo)
+    started = start_services(root, _deployment_name(root, name), click.echo)
     click.echo(f"Started {', '.join(started)}." if started else "Every service of the current release runs.")
 
 
@@ -110,7 +111,7 @@ def restart(service: str | None, name: str | None, root: Path) -> None:
     without SERVICE every instance one at a time, then reload nginx (systemd: systemctl restart)."""
     from swarmdeploy.deploy.operate import restart as restart_services
 
-    restart_services(root.absolute(), _deployment_name(root, name), service, click.echo)
+    restart_services(root, _deployment_name(root, name), service, click.echo)
     click.echo("Restarted.")
 
 
@@ -121,5 +122,5 @@ def stop(name: str | None, root: Path) -> None:
     """Stop the services of a deployment (systemd: systemctl stop NAME.target); start brings them back."""
     from swarmdeploy.deploy.operate import stop as stop_services
 
-    stop_services(root.absolute(), _deployment_name(root, name))
+    stop_services(root, _deployment_name(root, name))
     click.echo("Stopped.")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import yaml
 
+from swarmdeploy.bundle import write_file
 from swarmdeploy.cli.group import PROFILE, main, report_findings
 from swarmdeploy.profile import check_profile, load_profile
 from swarmdeploy.render import render_profile
@@ -24,7 +25,9 @@ from swarmdeploy.templating import MODEL_VARIABLE
               help="Bundle directory (default: build/<profile file name>).")
 @click.option("-t", "--target", "targets", multiple=True, type=click.Choice(sorted(TARGETS)),
               help="Render only this target (repeatable; default: all).")
-@click.option("--force", is_flag=True, help="Replace an output directory that is not a swarmdeploy bundle.")
+@click.option("--force", is_flag=True, help="Replace an output directory that is not a bundle as render left it, "
+                                           "deleting what it holds (never /, the current or home directory, or the "
+                                           "profile's folder).")
 @click.option("--check", is_flag=True, help="Then run every validator installed here (nginx -t, systemd-analyze, "
                                            "haproxy -c, terraform, cfn-lint) on a scratch copy; exit 1 if one fails.")
 def render(profile: Path, output: Path | None, targets: tuple[str, ...], force: bool, check: bool) -> None:
@@ -44,19 +47,31 @@ def render(profile: Path, output: Path | None, targets: tuple[str, ...], force: 
 
 
 @main.command()
-@click.argument("profiles", nargs=-1, required=True, type=PROFILE)
+# Not PROFILE: a missing file, a directory or a FIFO is reported as a finding of that file, so one
+# bad path never hides the reports of the others.
+@click.argument("profiles", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(profiles: tuple[Path, ...]) -> None:
     """Check PROFILES and report every problem in each, not just the first."""
-    failed = False
+    import traceback
+
+    from swarmdeploy.findings import shown
+
+    failed = crashed = False
     for profile in profiles:
-        _, findings = check_profile(profile)
+        try:
+            _, findings = check_profile(profile)
+        except Exception:  # noqa: BLE001  a bug in swarmdeploy: show its traceback, still check the other files
+            click.echo(f"{shown(str(profile))}: internal error (a bug in swarmdeploy, please report it):", err=True)
+            click.echo(traceback.format_exc(), err=True, nl=False)
+            crashed = True
+            continue
         report_findings(findings)
         errors = [f for f in findings if f.severity == "error"]
         failed = failed or bool(errors)
         verdict = f"{len(errors)} error(s)" if errors else "valid"
         warnings = len(findings) - len(errors)
-        click.echo(f"{profile}: {verdict}" + (f", {warnings} warning(s)" if warnings else ""))
-    sys.exit(2 if failed else 0)
+        click.echo(f"{shown(str(profile))}: {verdict}" + (f", {warnings} warning(s)" if warnings else ""))
+    sys.exit(1 if crashed else 2 if failed else 0)
 
 
 @main.command()
@@ -64,7 +79,7 @@ def validate(profiles: tuple[Path, ...]) -> None:
 def schema(output: Path | None) -> None:
     """Print the profile's JSON Schema (draft 2020-12) for editors."""
     if output:
-        output.write_text(schema_text(), encoding="utf-8")
+        write_file(output, schema_text(), "choose another path, or leave out -o to print the schema")
         click.echo(f"Wrote {output}; point editors at it with: # yaml-language-server: $schema={output}")
     else:
         click.echo(schema_text(), nl=False)

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import click
 
-from swarmdeploy.cli.group import PIPED_WIDTH, PROFILE, main
+from swarmdeploy.bundle import check_file_output, write_atomically
+from swarmdeploy.cli.group import PIPED_WIDTH, PROFILE, main, root_option
+
+JUNIT_FIX = "choose another --junit-xml path"
 
 
 @main.command()
@@ -26,14 +29,14 @@ from swarmdeploy.cli.group import PIPED_WIDTH, PROFILE, main
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"), show_default=True,
-              help="Without PROFILE or --url: the --root the deployment was installed under.")
+@root_option("Without PROFILE or --url: the --root the deployment was installed under.")
 def verify(profile: Path | None, url: str | None, origin: str | None, ca_file: Path | None, host_spec: str | None,
            address: str | None, only: tuple[str, ...], soak: float, browser: bool, as_json: bool,
            junit_xml: Path | None, strict: bool, root: Path) -> None:
     """Prove a deployment works end to end; name the fix for every failure.
 
-    Without PROFILE or --url, verifies the last deployment recorded on this host.
+    Without PROFILE or --url, verifies the last deployment recorded on this host. Every argument is
+    checked (exit 2) before any check runs, the --junit-xml path too.
     """
     from rich.console import Console
 
@@ -46,14 +49,15 @@ def verify(profile: Path | None, url: str | None, origin: str | None, ca_file: P
     unknown = [name for name in only if name not in CHECKS]
     if unknown:
         raise click.BadParameter(f"{', '.join(unknown)}; choose from {', '.join(CHECKS)}", param_hint="--only")
-    target = build_target(profile, url, origin, ca_file, host_spec, soak, browser, root=root.absolute(),
-                          address=address)
+    if junit_xml:
+        check_file_output(junit_xml, JUNIT_FIX)
+    target = build_target(profile, url, origin, ca_file, host_spec, soak, browser, root=root, address=address)
     results = run_verify(target, list(only) or None)
     if as_json:
         click.echo(json.dumps(report.as_json(results, target.url), indent=2))
     else:
         report.table(results, Console(width=None if sys.stdout.isatty() else PIPED_WIDTH))
     if junit_xml:
-        report.write_junit(results, junit_xml)
+        write_atomically(junit_xml, lambda path: report.write_junit(results, path), JUNIT_FIX)
     failing = {Status.FAIL, Status.WARN} if strict else {Status.FAIL}
     sys.exit(1 if any(r.status in failing for r in results) else 0)

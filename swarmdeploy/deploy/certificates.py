@@ -16,8 +16,11 @@ SELF_SIGNED_DAYS = 90
 CA_FILE = "ca.pem"  # beside the certificate: what verify trusts for a self-signed deployment
 
 
+COMMON_NAME_LIMIT = 64  # X.509's upper bound; the full names go in subjectAltName, which clients check
+
+
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:COMMON_NAME_LIMIT])])
 
 
 def _key_usage(*, signing: bool) -> x509.KeyUsage:

@@ -1,6 +1,6 @@
-"""Everything a deploy checks before it changes anything: configs as they will run (nginx -t with the
-command line apply starts nginx with, and the directories its config writes to), TLS files, ports, the
-message queue, the app factory."""
+"""Everything a deploy checks before it changes anything: the programs it will run (each missing one named
+with its Debian package), configs as they will run (nginx -t with the command line apply starts nginx with,
+and the directories its config writes to), TLS files, ports, the message queue, the app factory."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from swarmdeploy.deploy.certificates import certificate_problems
 from swarmdeploy.deploy.directories import directory_problems
+from swarmdeploy.deploy.managers import programs_needed
 from swarmdeploy.deploy.releases import Release
-from swarmdeploy.deploy.services import NGINX
 from swarmdeploy.validators.nginx import NGINX_TEST
 from swarmdeploy.validators.runner import check_files
 from swarmdeploy.validators.systemd import UNITS_VERIFY
@@ -40,14 +40,19 @@ def _tls(model: Model) -> list[str]:
     return certificate_problems(Path(tls["certificate"]), Path(tls["certificate_key"]), model["site"]["server_names"])
 
 
-def ports_of(model: Model) -> dict[int, str]:
+def _starts_queue(model: Model, manager: str) -> bool:
+    """Only the process manager starts a managed queue: a systemd host runs its own Redis."""
+    return model["server"]["message_queue_managed"] and manager == "process"
+
+
+def ports_of(model: Model, manager: str) -> dict[int, str]:
     """Every port the deployment listens on -> the address it binds."""
     listen = (model["site"]["listen_address"] or "0.0.0.0").strip("[]")
     ports = {port: model["server"]["bind"] for port in model["server"]["ports"]}
     ports[model["site"]["http_port"]] = listen
     if model["tls"]["enabled"]:
         ports[model["site"]["https_port"]] = listen
-    if model["server"]["message_queue_managed"]:
+    if _starts_queue(model, manager):
         ports[urlsplit(model["server"]["message_queue"]).port or 6379] = "127.0.0.1"
     return ports
 
@@ -63,16 +68,17 @@ def _port_free(address: str, port: int) -> bool:
     return True
 
 
-def _ports(model: Model, previous: Release | None) -> list[str]:
-    ours = set(ports_of(previous.model)) if previous else set()
+def _ports(model: Model, previous: Release | None, manager: str) -> list[str]:
+    ours = set(ports_of(previous.model, previous.info.get("service_manager", manager))) if previous else set()
     return [f"port {port} on {address} is in use by another program: stop it or change the profile's port"
-            for port, address in ports_of(model).items() if port not in ours and not _port_free(address, port)]
+            for port, address in ports_of(model, manager).items()
+            if port not in ours and not _port_free(address, port)]
 
 
-def _queue(model: Model) -> list[str]:
+def _queue(model: Model, manager: str) -> list[str]:
     url = model["server"]["message_queue"]
-    if not url or model["server"]["message_queue_managed"]:
-        return []  # a managed queue is started by apply; the port check covers a stranger on its port
+    if not url or _starts_queue(model, manager):
+        return []  # apply starts it; the port check covers a stranger on its port
     import redis  # the server extra; only profiles with a queue need it here
 
     try:
@@ -93,19 +99,18 @@ def _app_importable(model: Model) -> list[str]:
                                               f"{result.stderr.strip().splitlines()[-1:]}"]
 
 
-def missing_programs(model: Model) -> list[str]:
+def missing_programs(model: Model, manager: str, verify: bool = True) -> list[str]:
     """The Debian packages to install first, named in the problem."""
-    needed = {NGINX: "nginx"}
-    if model["server"]["message_queue_managed"]:
-        needed["redis-server"] = "redis-server"
     return [f"{program} is not installed: apt-get install {package}"
-            for program, package in needed.items() if not shutil.which(program)]
+            for program, package in programs_needed(manager, model, verify).items() if not shutil.which(program)]
 
 
-def preflight(model: Model, files: dict[str, str], previous: Release | None) -> list[str]:
-    """Problems that stop the deploy before anything changes; empty when it may proceed."""
-    missing = missing_programs(model)
+def preflight(model: Model, files: dict[str, str], previous: Release | None, manager: str,
+              verify: bool = True) -> list[str]:
+    """Problems that stop the deploy before anything changes; empty when it may proceed. manager: the service
+    manager apply will use; verify: whether the deploy verifies afterwards (it needs a program more)."""
+    missing = missing_programs(model, manager, verify)
     if missing:
         return missing
-    return (_configs(model, files) + directory_problems(model) + _tls(model) + _ports(model, previous)
-            + _queue(model) + _app_importable(model))
+    return (_configs(model, files) + directory_problems(model) + _tls(model) + _ports(model, previous, manager)
+            + _queue(model, manager) + _app_importable(model))

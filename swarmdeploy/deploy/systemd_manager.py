@@ -1,6 +1,7 @@
 """The systemd service manager for real hosts: link the release's units, env file and nginx site
-into place, then daemon-reload, restart the instances one at a time, and reload nginx; start, restart
-and status as their systemctl equivalents."""
+into place, then daemon-reload, restart the instances one at a time, and reload nginx (confirmed by its
+new workers); start, restart and stop as their systemctl equivalents, and status as systemd reports each
+unit (state, restarts, the journal's last lines)."""
 
 from __future__ import annotations
 
@@ -17,16 +18,29 @@ from swarmdeploy.deploy.services import NGINX, UnknownService
 
 Runner = Callable[[list[str]], subprocess.CompletedProcess]
 
+# What this manager runs besides nginx, each from Debian's systemd package (preflight names it when missing).
+PROGRAMS = ("systemctl", "journalctl")
+NGINX_UNIT = "nginx.service"
+NGINX_LOG_DIR = "var/log/nginx"  # Debian's nginx.conf logs there; the profile's proxy.log_dir is the process manager's
+COMMAND_TIMEOUT = 120
+JOURNAL_LINES = 10
+SHOWN = ("ActiveState", "SubState", "MainPID", "NRestarts")
+
 
 def run_command(argv: list[str]) -> subprocess.CompletedProcess:
+    """argv's result; a program that is missing or hangs is a failed result, not an exception."""
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        return subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=COMMAND_TIMEOUT)
     except FileNotFoundError:
         return subprocess.CompletedProcess(argv, 127, "", f"{argv[0]}: command not found")
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, 124, "", f"{argv[0]} did not finish in {COMMAND_TIMEOUT} s")
 
 
 class SystemdManager:
     def __init__(self, layout: Layout, runner: Runner = run_command, wait_healthy: bool = True) -> None:
+        """wait_healthy: wait for /healthz and confirm nginx's reload from /proc (off where a runner only
+        records commands)."""
         self.layout = layout
         self.runner = runner
         self.wait_healthy = wait_healthy
@@ -45,17 +59,32 @@ class SystemdManager:
         """The release's services, named as the process manager names them -> their systemd units."""
         name = release.model["name"]
         return {**{f"instance-{port}": f"{name}@{port}.service" for port in release.model["server"]["ports"]},
-                "nginx": "nginx.service"}
+                "nginx": NGINX_UNIT}
 
     def _run(self, *argv: str) -> None:
         result = self.runner(list(argv))
         if result.returncode != 0:
             raise ApplyError(f"{' '.join(argv)} failed: {(result.stderr or result.stdout).strip()}")
 
+    def _show(self, unit: str) -> dict[str, str]:
+        shown = self.runner(["systemctl", "show", f"--property={','.join(SHOWN)}", unit]).stdout
+        return dict(line.partition("=")[::2] for line in shown.splitlines())
+
+    def _main_pid(self, unit: str) -> int | None:
+        return int(self._show(unit).get("MainPID") or 0) or None
+
+    def journal(self, unit: str, lines: int = JOURNAL_LINES) -> list[str]:
+        """The unit's last journal lines, as `journalctl -u UNIT` shows them."""
+        result = self.runner(["journalctl", "--unit", unit, "--lines", str(lines), "--no-pager", "--output",
+                              "short-iso"])
+        # journalctl says "-- No entries --" (and "-- Boot ... --" between boots) on lines of its own.
+        return [line for line in result.stdout.splitlines() if not line.startswith("-- ")]
+
     def _healthy(self, release: Release, port: int) -> None:
         unit = f"{release.model['name']}@{port}.service"
         if self.wait_healthy and not wait_for(lambda: instance_health(release.model["server"]["bind"], port)):
-            raise ApplyError(f"{unit} did not answer /healthz: journalctl -u {unit}")
+            raise ApplyError(f"{unit} did not answer /healthz; the end of journalctl -u {unit}:\n"
+                             + "\n".join(self.journal(unit)))
 
     def apply(self, release: Release, previous: Release | None, report=print) -> None:
         model = release.model
@@ -63,7 +92,8 @@ class SystemdManager:
         for path, target in self.links(release).items():
             replace_link(path, target)
         self._run("systemctl", "daemon-reload")
-        self._run("systemctl", "enable", f"{name}.target")
+        # Enabled, the target and nginx bring the deployment back after a reboot without swarmdeploy.
+        self._run("systemctl", "enable", f"{name}.target", NGINX_UNIT)
         for port in model["server"]["ports"]:
             unit = f"{name}@{port}.service"
             self._run("systemctl", "enable", unit)
@@ -73,13 +103,23 @@ class SystemdManager:
         old_ports = set(previous.model["server"]["ports"]) if previous else set()
         for port in sorted(old_ports - set(model["server"]["ports"])):
             self._run("systemctl", "disable", "--now", f"{name}@{port}.service")
+        # Active, the target is what `systemctl stop/restart NAME.target` acts on (its instances already run).
+        self._run("systemctl", "start", f"{name}.target")
+        self._nginx(report)
+
+    def _nginx(self, report) -> None:
+        """Reload nginx through systemd, confirmed by new workers of the master systemd names (a reload that
+        fails keeps the old workers and still exits 0); start it when it is not running."""
         self._run(NGINX, "-t")
-        pid_file = Path(model["proxy"]["pid_file"])
-        master = int(pid_file.read_text()) if self.wait_healthy and pid_file.exists() else None
-        before = workers(master) if master else set()
-        self._run("systemctl", "reload", "nginx")
-        if master:
-            confirm_reload(master, before, model["proxy"]["log_dir"])
+        master = self._main_pid(NGINX_UNIT)
+        if master is None:
+            self._run("systemctl", "start", NGINX_UNIT)
+            report("nginx started")
+            return
+        before = workers(master) if self.wait_healthy else set()
+        self._run("systemctl", "reload", NGINX_UNIT)
+        if self.wait_healthy:
+            confirm_reload(master, before, str(self.layout.root / NGINX_LOG_DIR))
         report("nginx reloaded")
 
     def start(self, release: Release, report=print) -> list[str]:
@@ -109,16 +149,23 @@ class SystemdManager:
         report(f"restarted {units[name]}")
 
     def stop(self, release: Release | None) -> None:
+        """Stop the target and its instances (nginx serves other sites too: it stays up). The target stops the
+        instances through PartOf=, but systemctl waits only for the jobs it is given: naming each instance
+        makes it return once they are down."""
         if release is not None:
-            self._run("systemctl", "stop", f"{release.model['name']}.target")
+            instances = [unit for service, unit in self.units(release).items() if service.startswith("instance-")]
+            self._run("systemctl", "stop", f"{release.model['name']}.target", *instances)
 
     def status(self, release: Release | None) -> list[dict[str, Any]]:
+        """Each unit as systemd reports it: its state, main PID, restarts and the journal's last lines."""
         rows = []
         for service, unit in (self.units(release) if release else {}).items():
-            shown = self.runner(["systemctl", "show", "--property=ActiveState,MainPID", unit]).stdout
-            properties = dict(line.partition("=")[::2] for line in shown.splitlines())
-            row: dict[str, Any] = {"service": service, "unit": unit, "pid": int(properties.get("MainPID") or 0) or None,
-                                   "running": properties.get("ActiveState") == "active"}
+            shown = self._show(unit)
+            row: dict[str, Any] = {"service": service, "unit": unit, "pid": int(shown.get("MainPID") or 0) or None,
+                                   "running": shown.get("ActiveState") == "active",
+                                   "active_state": shown.get("ActiveState", "unknown"),
+                                   "sub_state": shown.get("SubState", ""),
+                                   "restarts": int(shown.get("NRestarts") or 0), "journal": self.journal(unit)}
             if service.startswith("instance-"):
                 row["health"] = instance_health(release.model["server"]["bind"], int(service.split("-")[1]))
             rows.append(row)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from swarmdeploy.errors import SwarmdeployError
+from swarmdeploy.errors import SwarmdeployError, UsageError
 from swarmdeploy.server.config import PORT_VARIABLE, env_from_model
 
 
@@ -20,7 +20,7 @@ def instance_command(model: dict[str, Any], instance: int, gunicorn: str | None 
     """gunicorn's argv and the variables to add to the environment for instance `instance`."""
     server = model["server"]
     if not 0 <= instance < server["instances"]:
-        raise SwarmdeployError(
+        raise UsageError(
             f"instance {instance} does not exist: the profile has server.instances: {server['instances']} "
             f"(choose 0-{server['instances'] - 1})"
         )

@@ -103,7 +103,7 @@ def test_swarmdeploy_serve_runs_an_instance(supervisor, tmp_path):
     profile = write_profile(tmp_path)
     missing = subprocess.run([swarmdeploy, "serve", str(profile), "--instance", "1"], capture_output=True, text=True,
                              timeout=60)
-    assert missing.returncode == 1 and "instance 1 does not exist" in missing.stderr
+    assert missing.returncode == 2 and "instance 1 does not exist" in missing.stderr  # a usage error
     port = profile_port(profile)
     process = supervisor.start([swarmdeploy, "serve", str(profile)], label="serve", stop_signal=signal.SIGINT)
     instance = Instance(port, process, "serve")
