@@ -16,8 +16,9 @@ from swarmdeploy.yaml_source import RECOVERABLE, YamlDocument, load_yaml
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 
-# Schema problems that leave a field unreadable: rules reading that field are skipped.
-_UNREADABLE = {"schema.type", "schema.required", "yaml.duplicate-key"}
+# Schema problems that leave a field unreadable: rules reading that field are skipped. A list with
+# too many or repeated items is refused as it is; the rules would only loop over it (36,000 names).
+_UNREADABLE = {"schema.type", "schema.required", "schema.items", "yaml.duplicate-key"}
 
 
 @dataclass(frozen=True)
