@@ -1,13 +1,15 @@
-"""Bounded event history, so a client that reconnects can ask for what it missed.
+"""Bounded event history: the single source of sequence numbers and of what a reconnecting client missed.
 
-One store per deployment: in memory for a single instance, in Redis (a capped list) when a
-message queue is configured, so a client reconnecting to another instance sees the same events.
-Both keep at most `limit` events in total, whatever the number of rooms: memory stays flat.
+Every room numbers its events 1, 2, 3, ... without holes, so a client that sees 7 after 5 knows it lacks 6.
+Numbers belong to an *epoch*: the microsecond clock when this store started (an instance without a
+queue starting, a Redis that lost its data). A new epoch restarts every room at 1, and a client still
+holding the old epoch is told it may have lost events (resume.py) instead of mistaking 1, 2, ... for
+events it has already seen.
 
-Sequence numbers never go back when a store starts empty (an instance restart, a Redis restarted
-without persistence): they start from the clock in microseconds. Clients skip events whose seq is
-not above the last one they saw (static/status.js), so a counter starting again at 1 would hide
-every new event from a page that stayed open.
+One store per deployment: in memory for a single instance; in Redis when a message queue is configured,
+so a client reconnecting to another instance finds the same events. Both keep at most `limit` events in
+total, whatever the number of rooms: memory stays flat. Each room's counter (a few bytes) is kept for
+as long as the store lives.
 """
 
 from __future__ import annotations
@@ -16,93 +18,162 @@ import itertools
 import json
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from swarmdeploy.server.queue import connect, reaching_queue
 
 Event = dict[str, Any]
 
-# Seeds a missing counter from the clock, then increments: one round trip, atomic across instances.
-NEXT_SEQ = """
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
-return redis.call('INCR', KEYS[1])
+# Numbers this room's next event and appends it, in one step: history order is number order even when
+# several instances publish at once. The record starts {"seq":N,"epoch":E,"room":"R", (WINDOW reads that).
+APPEND = """
+local epoch = redis.call('HGET', KEYS[1], '#epoch')
+if not epoch then
+  epoch = ARGV[4]
+  redis.call('HSET', KEYS[1], '#epoch', epoch)
+end
+local seq = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+local limit = tonumber(ARGV[3])
+if limit > 0 then
+  redis.call('RPUSH', KEYS[2], '{"seq":' .. seq .. ',"epoch":' .. epoch .. ',' .. string.sub(ARGV[2], 2))
+  redis.call('LTRIM', KEYS[2], -limit, -1)
+end
+return {epoch, seq}
+"""
+
+# The room's epoch and last number, and its retained events after ARGV[2] (after 0 when that is no
+# position in this numbering: another epoch ARGV[3], or above the head), oldest first, at most ARGV[4].
+# Reads from the newest end and stops at the first event the caller has, so a client a few seconds
+# behind costs a few records, not the whole list.
+WINDOW = """
+local epoch = redis.call('HGET', KEYS[1], '#epoch')
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('HSET', KEYS[1], '#epoch', epoch)
+end
+local head = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local after = tonumber(ARGV[2])
+if (ARGV[3] ~= '' and ARGV[3] ~= epoch) or after > head then after = 0 end
+local limit = tonumber(ARGV[4])
+local found = {}
+local index, chunk, done = -1, 200, limit == 0
+while not done do
+  local records = redis.call('LRANGE', KEYS[2], index - chunk + 1, index)
+  for i = #records, 1, -1 do
+    local seq, record_epoch, room = string.match(records[i], '^{"seq":(%d+),"epoch":(%d+),"room":"([^"]*)"')
+    if record_epoch ~= epoch then done = true break end
+    if room == ARGV[1] then
+      if tonumber(seq) <= after then done = true break end
+      found[#found + 1] = records[i]
+    end
+  end
+  if #records < chunk then done = true end
+  index = index - chunk
+end
+local answer = {epoch, head}
+for i = #found, math.max(1, #found - limit + 1), -1 do answer[#answer + 1] = found[i] end
+return answer
 """
 
 
-def _clock_seq() -> int:
+def clock_epoch() -> int:
     """Microseconds since the epoch: exact in JavaScript (below 2**53) until the year 2255."""
     return time.time_ns() // 1000
 
 
+@dataclass(frozen=True)
+class Window:
+    """A room as the store holds it: its epoch, its last number (0: no event yet) and retained events."""
+
+    epoch: int
+    head: int
+    events: list[Event]
+
+
 class History(Protocol):
-    def next_seq(self) -> int: ...
+    def append(self, room: str, event: str, data: Any, origin: str) -> Event:
+        """Number the event in its room, keep it, and return the record sent to clients."""
+        ...
 
-    def add(self, event: Event) -> None: ...
+    def window(self, room: str, epoch: int | None, after: int, limit: int) -> Window:
+        """The room's retained events numbered above `after`, oldest first, at most `limit`; every retained
+        one when `after` is no position in the store's numbering: another `epoch` (None: the store's),
+        or above the room's last number."""
+        ...
 
-    def since(self, room: str, seq: int, limit: int) -> list[Event]: ...
 
-
-def _select(events: list[Event], room: str, seq: int, limit: int) -> list[Event]:
-    chosen = [e for e in events if e["room"] == room and e["seq"] > seq]
-    return chosen[-limit:] if limit else []
+def _newer_than(records_newest_first: Iterable[Event], room: str, after: int) -> list[Event]:
+    """The room's records numbered above `after`, oldest first, read from the newest end."""
+    found = []
+    for record in records_newest_first:
+        if record["room"] == room:
+            if record["seq"] <= after:
+                break
+            found.append(record)
+    found.reverse()
+    return found
 
 
 class MemoryHistory:
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        self.epoch = clock_epoch()
         self._events: deque[Event] = deque(maxlen=limit or 1)
-        self._seq = itertools.count(_clock_seq())
+        self._counters: defaultdict[str, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
+        self._heads: dict[str, int] = {}
         self._lock = threading.Lock()  # gevent-patched under the gevent worker
 
-    def next_seq(self) -> int:
+    def append(self, room: str, event: str, data: Any, origin: str) -> Event:
         with self._lock:
-            return next(self._seq)
+            seq = self._heads[room] = next(self._counters[room])
+            record: Event = {"seq": seq, "epoch": self.epoch, "room": room, "event": event, "data": data,
+                             "time": time.time(), "origin": origin}
+            if self.limit:
+                self._events.append(record)
+        return record
 
-    def add(self, event: Event) -> None:
-        if self.limit:
-            self._events.append(event)
-
-    def since(self, room: str, seq: int, limit: int) -> list[Event]:
-        return _select(list(self._events), room, seq, min(limit, self.limit))
+    def window(self, room: str, epoch: int | None, after: int, limit: int) -> Window:
+        with self._lock:
+            head, records = self._heads.get(room, 0), list(self._events)
+        start = after if epoch in (None, self.epoch) and after <= head else 0
+        return Window(self.epoch, head, _newer_than(reversed(records), room, start)[:limit] if limit else [])
 
     def __len__(self) -> int:
         return len(self._events) if self.limit else 0
 
 
 class RedisHistory:
-    """Shared by every instance on the queue; sequence numbers come from one counter.
+    """Shared by every instance on the queue: a hash of room counters (and the epoch) and one capped list.
 
-    Every method raises QueueUnreachable while Redis is down, so the caller is told instead of an
-    event being dropped without a word.
+    Every method raises QueueUnreachable while Redis is down, so a publisher is refused rather than an
+    event being numbered nowhere.
     """
 
     def __init__(self, url: str, name: str, limit: int) -> None:
         self.limit = limit
         self._redis = connect(url)
-        self._next_seq = self._redis.register_script(NEXT_SEQ)  # reloaded by redis-py after a Redis restart
-        self._list_key = f"swarmdeploy:{name}:history"
-        self._seq_key = f"swarmdeploy:{name}:seq"
+        # Scripts are reloaded by redis-py after a Redis restart (NOSCRIPT).
+        self._append = self._redis.register_script(APPEND)
+        self._window = self._redis.register_script(WINDOW)
+        self._keys = [f"swarmdeploy:{name}:rooms", f"swarmdeploy:{name}:events"]
 
-    def next_seq(self) -> int:
+    def append(self, room: str, event: str, data: Any, origin: str) -> Event:
+        now = time.time()
+        body = json.dumps({"room": room, "event": event, "data": data, "time": now, "origin": origin},
+                          separators=(",", ":"))
         with reaching_queue():
-            return int(self._next_seq(keys=[self._seq_key], args=[_clock_seq()]))
+            epoch, seq = self._append(keys=self._keys, args=[room, body, self.limit, clock_epoch()])
+        return {"seq": int(seq), "epoch": int(epoch), "room": room, "event": event, "data": data, "time": now,
+                "origin": origin}
 
-    def add(self, event: Event) -> None:
-        if not self.limit:
-            return
-        pipe = self._redis.pipeline()
-        pipe.rpush(self._list_key, json.dumps(event, separators=(",", ":")))
-        pipe.ltrim(self._list_key, -self.limit, -1)
+    def window(self, room: str, epoch: int | None, after: int, limit: int) -> Window:
         with reaching_queue():
-            pipe.execute()
-
-    def since(self, room: str, seq: int, limit: int) -> list[Event]:
-        if not self.limit:
-            return []
-        with reaching_queue():
-            raw = self._redis.lrange(self._list_key, 0, -1)
-        return _select([json.loads(item) for item in raw], room, seq, min(limit, self.limit))
+            epoch_now, head, *records = self._window(
+                keys=self._keys, args=[room, after, "" if epoch is None else epoch, limit, clock_epoch()])
+        return Window(int(epoch_now), int(head), [json.loads(record) for record in records])
 
 
 def make_history(message_queue: str | None, name: str, limit: int) -> History:
