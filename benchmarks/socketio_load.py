@@ -3,8 +3,9 @@
 Starts Redis, the profile's instances (the systemd unit's command line) and nginx (rendered
 site, TLS) on loopback ports; then N asyncio clients speak Engine.IO 4 / Socket.IO 5 over
 WebSocket (a minimal client: the test is of the server, not of python-socketio), each pinging
-once a second. Prints RTT percentiles, lost pongs, connections, and server memory per
-connection. Bounded: clients, ramp and duration are capped, every wait has a timeout.
+once a second: swarmdeploy/bench/client.py, the client `swarmdeploy bench` runs too. Prints RTT
+percentiles, lost pongs, connections, and server memory per connection. Bounded: clients, ramp and
+duration are capped, every wait has a timeout.
 
     .venv/bin/python benchmarks/socketio_load.py --clients 1000 --duration 30
 
@@ -20,7 +21,6 @@ import asyncio
 import gc
 import json
 import os
-import random
 import resource
 import ssl
 import statistics
@@ -29,35 +29,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
-from host_render import make_certificate  # noqa: E402
-from server_stack import (  # noqa: E402 - the tests' stack: same unit command line, same supervisor
-    Supervisor, free_ports, http_json, start_instances, start_nginx, start_redis, wait_until,
-)
+from host_render import make_certificate
+from server_stack import Supervisor, free_ports, http_json, start_instances, start_nginx, start_redis, wait_until
+
+from swarmdeploy.bench.client import CONNECT_TIMEOUT, Endpoint, Stats, Window, percentile, run_client, source_address
+from swarmdeploy.bench.procfs import children, cpu_seconds, rss_kib
 
 MAX_CLIENTS = 9000  # two descriptors each in the client, below the 20,000 hard limit
-CONNECT_TIMEOUT = 30.0
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
 def prod_profile(workdir: Path, redis_url: str, instances: int | None) -> Path:
@@ -78,78 +60,13 @@ def prod_profile(workdir: Path, redis_url: str, instances: int | None) -> Path:
     return path
 
 
-class Stats:
-    def __init__(self) -> None:
-        self.rtts: list[float] = []
-        self.sent = self.received = self.connected = self.failed = 0
-        self.measuring = False  # pings sent during the warm-up are answered but not counted
-        self.errors: dict[str, int] = {}
-
-    def error(self, what: str) -> None:
-        self.errors[what] = self.errors.get(what, 0) + 1
-
-
-async def client(index: int, url: str, origin: str, ssl_context: ssl.SSLContext, stats: Stats,
-                 start_pinging: asyncio.Event, stop: asyncio.Event, done: asyncio.Event) -> None:
-    local = f"127.0.{index % 64}.{1 + (index // 64) % 250}"
-    connector = aiohttp.TCPConnector(local_addr=(local, 0), ssl=ssl_context, limit=1)
-    outstanding: dict[int, tuple[float, bool]] = {}
-    try:
-        async with aiohttp.ClientSession(connector=connector) as session:
-            async with session.ws_connect(url, headers={"Origin": origin}, timeout=aiohttp.ClientWSTimeout(ws_close=5),
-                                          autoping=False, max_msg_size=0) as ws:
-                opened = await asyncio.wait_for(ws.receive(), CONNECT_TIMEOUT)
-                if opened.type != aiohttp.WSMsgType.TEXT or not opened.data.startswith("0"):
-                    raise ConnectionError(f"no Engine.IO open packet: {opened.data!r}")
-                await ws.send_str("40")  # Socket.IO connect to namespace /
-                reply = await asyncio.wait_for(ws.receive(), CONNECT_TIMEOUT)
-                if not str(reply.data).startswith("40"):
-                    raise ConnectionError(f"namespace refused: {reply.data!r}")
-                stats.connected += 1
-
-                async def reader() -> None:
-                    async for message in ws:
-                        if message.type != aiohttp.WSMsgType.TEXT:
-                            break
-                        data = message.data
-                        if data == "2":  # Engine.IO ping from the server
-                            await ws.send_str("3")
-                        elif data.startswith('42["pong"'):
-                            now = time.perf_counter()
-                            seq = json.loads(data[2:])[1]["payload"]["s"]
-                            sent, measured = outstanding.pop(seq, (0.0, False))
-                            if measured:
-                                stats.rtts.append((now - sent) * 1000)
-                                stats.received += 1
-
-                read_task = asyncio.create_task(reader())
-                await start_pinging.wait()
-                await asyncio.sleep(random.random())  # spread pings over the second
-                seq = 0
-                next_at = time.perf_counter()
-                while not stop.is_set():
-                    seq += 1
-                    outstanding[seq] = (time.perf_counter(), stats.measuring)
-                    await ws.send_str('42["ping",{"s":%d}]' % seq)
-                    stats.sent += stats.measuring
-                    next_at += 1.0
-                    await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-                await done.wait()  # grace period for the last pongs
-                read_task.cancel()
-    except Exception as error:  # noqa: BLE001 - counted and reported
-        stats.failed += 1
-        stats.error(type(error).__name__ + ": " + str(error)[:80])
-
-
-async def drive(url: str, origin: str, clients: int, ramp_per_s: float, duration: float,
-                measure_memory, measure_cpu, stats: Stats) -> dict[str, float]:
-    ssl_context = ssl.create_default_context()
-    ssl_context.check_hostname = False
-    ssl_context.verify_mode = ssl.CERT_NONE  # self-signed benchmark certificate
+async def drive(endpoint: Endpoint, clients: int, ramp_per_s: float, duration: float,
+                measure_memory, measure_cpu, stats: Stats) -> tuple[dict[str, float], Window]:
     start_pinging, stop, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
     tasks = []
     for index in range(clients):
-        tasks.append(asyncio.create_task(client(index, url, origin, ssl_context, stats, start_pinging, stop, done)))
+        tasks.append(asyncio.create_task(run_client(index, endpoint, stats, start_pinging, stop, done,
+                                                    source_address(index))))
         await asyncio.sleep(1.0 / ramp_per_s)
     deadline = time.monotonic() + CONNECT_TIMEOUT
     while stats.connected + stats.failed < clients and time.monotonic() < deadline:
@@ -163,24 +80,26 @@ async def drive(url: str, origin: str, clients: int, ramp_per_s: float, duration
     gc.disable()
     start_pinging.set()
     await asyncio.sleep(3)  # warm-up: not measured
-    stats.measuring = True
+    stats.open_window()
     cpu_before = measure_cpu()
     await asyncio.sleep(duration)
     cpu_after = measure_cpu()
-    stats.measuring = False
+    stats.stop_window()
     memory["cpu_percent"] = {k: round(100 * (cpu_after[k] - cpu_before[k]) / duration, 1) for k in cpu_before}
     stop.set()
     await asyncio.sleep(3)  # grace for pongs in flight
+    window = stats.close_window()
     done.set()
     await asyncio.wait(tasks, timeout=30)
-    return memory
+    return memory, window
 
 
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+def per_round_trip(cpu_percent: dict[str, float], seconds: float, round_trips: int) -> dict[str, float]:
+    """CPU microseconds per completed round trip (pong received) of each process group in the measured window;
+    "server" is what the deployment pays: instances + nginx. The load client is reported beside it."""
+    per = {name: round(percent / 100 * seconds / max(1, round_trips) * 1e6, 1) for name, percent in cpu_percent.items()}
+    per["server"] = round(per["instances"] + per["nginx"], 1)
+    return per
 
 
 def main() -> None:
@@ -194,7 +113,7 @@ def main() -> None:
     clients = min(args.clients, MAX_CLIENTS)
     duration = min(args.duration, 300.0)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by gunicorn and nginx
 
     with tempfile.TemporaryDirectory(prefix="swarmdeploy-bench-") as tmp:
@@ -219,29 +138,34 @@ def main() -> None:
 
             idle = server_memory()
             stats = Stats()
-            origin = f"https://localhost:{port}"
-            url = f"wss://localhost:{port}{stack.model['socketio']['path']}/?EIO=4&transport=websocket"
+            endpoint = Endpoint(f"wss://localhost:{port}{stack.model['socketio']['path']}/?EIO=4&transport=websocket",
+                                f"https://localhost:{port}", insecure)  # self-signed benchmark certificate
             started = time.monotonic()
+
             def cpu() -> dict[str, float]:
                 return {"instances": sum(cpu_seconds(pid) for pid in workers),
                         "nginx": sum(cpu_seconds(pid) for pid in children(nginx_master)),
                         "redis": cpu_seconds(redis_pid), "load_client": cpu_seconds(os.getpid())}
 
-            loaded = asyncio.run(drive(url, origin, clients, args.ramp, duration, server_memory, cpu, stats))
+            loaded, window = asyncio.run(drive(endpoint, clients, args.ramp, duration, server_memory, cpu, stats))
             per_instance = loaded["clients"]
         finally:
             supervisor.stop_all()
 
+    failed = stats.failed + stats.dropped  # connected then lost counts as failed, as it always has here
+    rtts = window.rtts_ms
     result = {
-        "clients": clients, "connected": stats.connected, "failed": stats.failed,
+        "clients": clients, "connected": stats.connected, "failed": failed,
         "instances": len(workers), "clients_per_instance": per_instance,
-        "pings_sent": stats.sent, "pongs_received": stats.received, "lost_pongs": stats.sent - stats.received,
-        "rtt_ms": {"p50": round(percentile(stats.rtts, 50), 2), "p95": round(percentile(stats.rtts, 95), 2),
-                   "p99": round(percentile(stats.rtts, 99), 2), "max": round(max(stats.rtts, default=float("nan")), 2),
-                   "mean": round(statistics.fmean(stats.rtts), 2) if stats.rtts else None},
+        "pings_sent": window.sent, "pongs_received": window.received, "lost_pongs": window.lost,
+        "rtt_ms": {"p50": round(percentile(rtts, 50), 2), "p95": round(percentile(rtts, 95), 2),
+                   "p99": round(percentile(rtts, 99), 2), "max": round(max(rtts, default=float("nan")), 2),
+                   "mean": round(statistics.fmean(rtts), 2) if rtts else None},
         "server_kib_per_connection": round((loaded["instances_kib"] - idle["instances_kib"]) / max(1, stats.connected), 1),
         "nginx_kib_per_connection": round((loaded["nginx_kib"] - idle["nginx_kib"]) / max(1, stats.connected), 1),
         "cpu_percent": loaded["cpu_percent"],  # of one core, during the measured window
+        "cpu_us_per_round_trip": per_round_trip(loaded["cpu_percent"], duration, window.received),
+        "load_average": os.getloadavg(),  # the machine is shared: say how busy it was
         "measured_seconds": duration, "wall_seconds": round(time.monotonic() - started, 1),
         "errors": stats.errors,
     }
@@ -249,12 +173,14 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     rtt = result["rtt_ms"]
-    print(f"clients {clients}: connected {stats.connected}, failed {stats.failed}, per instance {per_instance}")
+    print(f"clients {clients}: connected {stats.connected}, failed {failed}, per instance {per_instance}")
     print(f"RTT p50 {rtt['p50']} ms, p95 {rtt['p95']} ms, p99 {rtt['p99']} ms, max {rtt['max']} ms")
-    print(f"pings {stats.sent}, pongs {stats.received}, lost {result['lost_pongs']}")
+    print(f"pings {window.sent}, pongs {window.received}, lost {window.lost}")
     print(f"memory per connection: server {result['server_kib_per_connection']} KiB, "
           f"nginx {result['nginx_kib_per_connection']} KiB")
     print("CPU % of one core while measuring:", json.dumps(result["cpu_percent"]))
+    load = " ".join(f"{value:.2f}" for value in result["load_average"])
+    print("CPU µs per round trip:", json.dumps(result["cpu_us_per_round_trip"]), f"load average {load}")
     if stats.errors:
         print("errors:", json.dumps(stats.errors))
 

@@ -72,7 +72,10 @@ def bundle_problem(directory: Path) -> str | None:
     missing = sorted(set(listed["files"]) - set(found))
     if missing:
         return f"{missing[0]} is missing"
-    changed = [rel for rel, digest in listed["files"].items() if sha256(found[rel].read_bytes()) != digest]
+    try:
+        changed = [rel for rel, digest in listed["files"].items() if sha256(found[rel].read_bytes()) != digest]
+    except OSError as error:  # removed or replaced while being read: by another render's swap, say
+        return f"it changed while it was being read: {error}"
     return f"{changed[0]} changed since it was rendered" if changed else None
 
 
@@ -113,7 +116,7 @@ def write_bundle(directory: Path, files: dict[str, str], manifest_data: dict[str
     _refuse_protected(directory, keep)
     _refuse_long_name(directory)
     try:
-        _refuse_replacing(directory, force)  # before the lock file: a refused render writes nothing at all
+        _refuse_before_locking(directory, force)
         with _parents_made(directory), _output_lock(directory):
             _remove_leftovers(directory)
             _refuse_replacing(directory, force)  # again where it counts: no other render can change it now
@@ -149,6 +152,17 @@ def _refuse_long_name(path: Path) -> None:
         raise OutputError(f"cannot write {path}: its name is {size} bytes long; at most {NAME_MAX - _ROOM} leave room "
                           f"for the temporary .NAME{_TEMPORARY_SUFFIX}XXXXXXXX swarmdeploy writes beside it; choose a "
                           "shorter name")
+
+
+def _refuse_before_locking(directory: Path, force: bool) -> None:
+    """Refuse before the lock file is made, so a refused render writes nothing at all. Where a render has
+    already left its lock file, another may be swapping the directory right now: what looks wrong may be
+    that swap half-way, so the check under the lock decides (taking an existing lock writes nothing)."""
+    try:
+        _refuse_replacing(directory, force)
+    except OutputError:
+        if not _lock_file(directory).exists():
+            raise
 
 
 def _refuse_replacing(directory: Path, force: bool) -> None:

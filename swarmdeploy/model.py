@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from swarmdeploy.monitoring import resolve_monitoring
+
 Model = dict[str, Any]
 
 # Mozilla Server Side TLS 6.0 (FACTS.md §3).
@@ -151,6 +153,9 @@ def resolve(data: dict[str, Any]) -> Model:
     # Each proxied WebSocket holds two descriptors (client and upstream) in the worker.
     proxy["worker_rlimit_nofile"] = proxy["worker_connections"] * 2
     proxy["upstream"] = f"{name.replace('-', '_')}_instances"
+    # Instances marked `down` in the upstream: none in a rendered bundle; a drained rolling restart renders the
+    # site with the one it is about to stop (swarmdeploy/deploy/drain.py).
+    proxy["draining_ports"] = []
     # Behind a balancer the scheme clients used is the public one, whatever the balancer speaks to nginx.
     proxy["forwarded_proto"] = scheme if balancer["enabled"] else "$scheme"
 
@@ -170,4 +175,5 @@ def resolve(data: dict[str, Any]) -> Model:
         "proxy": proxy,
         "load_balancer": balancer,
         "verify": verify,
+        "monitoring": resolve_monitoring(data["monitoring"], name, server, socketio, balancer),
     }

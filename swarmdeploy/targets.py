@@ -1,11 +1,14 @@
 """Every render target in one place: which templates it renders, where each file goes, and which
-profiles it applies to (a balancer's target only to profiles with that balancer in front)."""
+profiles it applies to (a balancer's target only to profiles with that balancer in front, monitoring only to
+the bundled server, whose metrics its rules read)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+BUNDLED_SERVER = "swarmdeploy.server:create_app"
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,10 @@ def _balancer_is(kind: str) -> Callable[[dict[str, Any]], bool]:
         return model["load_balancer"]["kind"] == kind
 
     return applies
+
+
+def _bundled_server(model: dict[str, Any]) -> bool:
+    return model["server"]["app"] == BUNDLED_SERVER
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,17 @@ TARGETS: dict[str, Target] = {
             ),
             _balancer_is("alb"),
             "load_balancer.kind: alb",
+        ),
+        Target(
+            "monitoring",
+            "Prometheus scrape configuration and alerting rules for every instance, and a Grafana dashboard",
+            (
+                Output("monitoring/prometheus.yml.j2", "prometheus.yml"),
+                Output("monitoring/rules.yml.j2", "{name}.rules.yml"),
+                Output("monitoring/grafana-dashboard.json.j2", "grafana-dashboard.json"),
+            ),
+            _bundled_server,
+            f"server.app: {BUNDLED_SERVER} (the server whose /metrics the rules read)",
         ),
     )
 }

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import PROFILES, require_tool
+
 from swarmdeploy.bundle import manifest
 from swarmdeploy.deploy import systemd_manager, transaction
 from swarmdeploy.deploy.layout import Layout
-from swarmdeploy.deploy.managers import MANAGERS
+from swarmdeploy.deploy.managers import MANAGERS, programs_needed
 from swarmdeploy.deploy.preflight import missing_programs, ports_of
 from swarmdeploy.deploy.releases import Release, current_release, store_release, switch_current
 from swarmdeploy.deploy.rooted import deploy_profile
@@ -74,14 +74,14 @@ def test_systemd_apply_links_files_and_runs_the_right_commands(tmp_path: Path) -
     layout, first = release_for(root, tmp_path, 2, "20260101T000000-aaaaaa")
     host = Host()
     SystemdManager(layout, host, wait_healthy=False).apply(first, None, report=lambda _m: None)
+    reload = [["nginx", "-t"], ["systemctl", "reload", "nginx.service"]]
+    # Each instance restarts drained: nginx reloaded before it and after it (tests/test_drain.py checks what it ran).
     assert host.changes() == [
         ["systemctl", "daemon-reload"],
-        ["systemctl", "enable", "swarmbot.target", "nginx.service"],
-        ["systemctl", "enable", "swarmbot@8050.service"], ["systemctl", "restart", "swarmbot@8050.service"],
-        ["systemctl", "enable", "swarmbot@8051.service"], ["systemctl", "restart", "swarmbot@8051.service"],
+        ["systemctl", "enable", "swarmbot.target", "nginx.service", "swarmbot@8050.service", "swarmbot@8051.service"],
+        *reload, ["systemctl", "restart", "swarmbot@8050.service"], *reload,
+        *reload, ["systemctl", "restart", "swarmbot@8051.service"], *reload,
         ["systemctl", "start", "swarmbot.target"],
-        ["nginx", "-t"],
-        ["systemctl", "reload", "nginx.service"],
     ]
     unit = root / "etc/systemd/system/swarmbot@.service"
     assert unit.is_symlink() and unit.resolve() == (first.path / "systemd/swarmbot@.service").resolve()
@@ -124,7 +124,9 @@ def test_systemd_status_start_and_restart_are_their_systemctl_equivalents(tmp_pa
     assert host.changes() == [["systemctl", "start", "swarmbot@8051.service"]]
     host.commands.clear()
     manager.restart(release, "instance-8050", report=lambda _m: None)
-    assert host.commands == [["systemctl", "restart", "swarmbot@8050.service"]]
+    assert host.changes() == [["nginx", "-t"], ["systemctl", "reload", "nginx.service"],  # drained first
+                              ["systemctl", "restart", "swarmbot@8050.service"],
+                              ["nginx", "-t"], ["systemctl", "reload", "nginx.service"]]
     with pytest.raises(UnknownService, match="choose from instance-8050, instance-8051, nginx"):
         manager.restart(release, "redis", report=lambda _m: None)
 
@@ -152,7 +154,7 @@ def test_linked_units_verify_cleanly(tmp_path: Path) -> None:
     SystemdManager(layout, Host(), wait_healthy=False).apply(release, None, report=lambda _m: None)
     unit_dir = root / "etc/systemd/system"
     result = subprocess.run([analyze, "verify", "swarmbot@8050.service", "swarmbot@8051.service", "swarmbot.target"],
-                            capture_output=True, text=True, timeout=60,
+                            check=False, capture_output=True, text=True, timeout=60,
                             env={**os.environ, "SYSTEMD_UNIT_PATH": f"{unit_dir}:"})
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
@@ -171,6 +173,22 @@ def test_preflight_names_the_package_of_each_program_the_manager_runs(tmp_path: 
         (tmp_path / program).write_text("#!/bin/sh\n")
         (tmp_path / program).chmod(0o755)
     assert missing_programs(model, "systemd") == ["systemd-analyze is not installed: apt-get install systemd"]
+
+
+def test_every_program_the_systemd_manager_runs_is_one_preflight_checks(tmp_path: Path) -> None:
+    """A program added to the manager without its package in managers.programs_needed would fail mid-apply on a
+    host without it (as pgrep once did): each command of apply, start, restart, stop and status is listed."""
+    layout, release = release_for(tmp_path / "root", tmp_path, 2, "20260101T000000-aaaaaa")
+    for host in (Host(), Host(inactive=frozenset({"nginx.service", "swarmbot@8051.service"}))):
+        manager = SystemdManager(layout, host, wait_healthy=False)
+        manager.apply(release, release, report=lambda _m: None)
+        manager.start(release, report=lambda _m: None)
+        for service in (None, "instance-8050", "nginx"):
+            manager.restart(release, service, report=lambda _m: None)
+        manager.status(release)
+        manager.stop(release)
+        ran = {argv[0] for argv in host.commands}
+        assert ran and ran <= set(programs_needed("systemd", release.model, verify=True)), ran
 
 
 def test_a_managed_queue_is_the_process_managers_only() -> None:
@@ -212,13 +230,11 @@ def test_an_unexpected_exception_during_apply_rolls_back_and_logs_its_traceback(
         transaction.deploy(second_profile, options)
     layout = Layout(tmp_path / "root", "swarmbot")
     assert current_release(layout) == first
-    # The rollback restarted every instance of the first release, nginx reloaded last.
-    assert host.changes()[-7:] == [["systemctl", "enable", "swarmbot@8050.service"],
-                                   ["systemctl", "restart", "swarmbot@8050.service"],
-                                   ["systemctl", "enable", "swarmbot@8051.service"],
-                                   ["systemctl", "restart", "swarmbot@8051.service"],
-                                   ["systemctl", "start", "swarmbot.target"],
-                                   ["nginx", "-t"], ["systemctl", "reload", "nginx.service"]]
+    # The rollback restarted every instance of the first release, each drained and put back by a reload.
+    reload = [["nginx", "-t"], ["systemctl", "reload", "nginx.service"]]
+    assert host.changes()[-11:] == [*reload, ["systemctl", "restart", "swarmbot@8050.service"], *reload,
+                                    *reload, ["systemctl", "restart", "swarmbot@8051.service"], *reload,
+                                    ["systemctl", "start", "swarmbot.target"]]
     logged = [json.loads(line) for line in layout.log.read_text().splitlines()]
     bug = next(entry for entry in logged if "traceback" in entry)
     assert bug["step"] == "failed" and "RuntimeError: a bug half-way through apply" in bug["traceback"]

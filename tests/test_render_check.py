@@ -32,6 +32,7 @@ EXPECTED = {
     "systemd": ["systemd-analyze verify", "systemd-analyze security"],
     "haproxy": ["haproxy -c"],
     "alb": ["terraform fmt -check", "terraform validate", "cfn-lint"],
+    "monitoring": ["promtool check config", "promtool check rules"],
 }
 # Paths the examples name that no test machine has, so the report must say what stood in for them.
 MUST_STAND_IN = {
@@ -147,13 +148,14 @@ def test_a_missing_tool_is_a_skip_naming_its_package(tmp_path: Path) -> None:
     """PATH holds every tool but haproxy."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for program in ("nginx", "systemd-analyze"):
+    for program in ("nginx", "systemd-analyze", "promtool"):
         (bin_dir / program).symlink_to(require_tool(program))
     result = render_check(HAPROXY, tmp_path / "bundle", path=str(bin_dir))
     text = result.stdout + result.stderr
     assert result.returncode == 0 and "Traceback" not in text, text
     assert statuses(result.stdout) == {"nginx -t": "PASS", "systemd-analyze verify": "PASS",
-                                       "systemd-analyze security": "PASS", "haproxy -c": "SKIP"}, text
+                                       "systemd-analyze security": "PASS", "haproxy -c": "SKIP",
+                                       "promtool check config": "PASS", "promtool check rules": "PASS"}, text
     assert "haproxy is not installed: apt-get install haproxy" in detail(result.stdout, "haproxy -c"), text
 
 

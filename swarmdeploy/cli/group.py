@@ -3,6 +3,7 @@ handled, and the options several commands share."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import click
 
 from swarmdeploy import __version__
-from swarmdeploy.deploy.layout import checked_root
+from swarmdeploy.cli.registry import COMMANDS
 from swarmdeploy.errors import EXIT_USAGE, ProfileError, SwarmdeployError
 from swarmdeploy.findings import Finding
 
@@ -27,8 +28,8 @@ def report_findings(findings: list[Finding]) -> None:
 # to name the extra a command lacks; tests/test_wheel.py keeps it in step with pyproject.
 EXTRA_MODULES = {
     "server": ("flask", "flask_socketio", "socketio", "engineio", "gunicorn", "gevent", "packaging",
-               "simple_websocket", "redis", "prometheus_client"),
-    "verify": ("rich", "websockets", "sslyze", "nassl", "cryptography", "testinfra", "playwright"),
+               "simple_websocket", "redis", "prometheus_client", "orjson"),
+    "verify": ("rich", "websockets", "sslyze", "nassl", "cryptography", "testinfra", "playwright", "aiohttp"),
 }
 
 
@@ -39,7 +40,16 @@ def extra_providing(module: str | None) -> str | None:
 
 class _Group(click.Group):
     """Turns user mistakes into their message and exit code (errors.py lists them); bugs keep their traceback.
-    A missing optional dependency is the user's to install: named with its extra, exit 2."""
+    A missing optional dependency is the user's to install: named with its extra, exit 2.
+    Commands load lazily from registry.COMMANDS: a command imports only its own module."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f"swarmdeploy.cli.{COMMANDS[cmd_name]}")  # its decorators register it on main
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -68,6 +78,8 @@ def main() -> None:
 
 
 def _root(_ctx: click.Context, _param: click.Parameter, root: Path) -> Path:
+    from swarmdeploy.deploy.layout import checked_root  # deferred: render and validate never need deploy's modules
+
     return checked_root(root)
 
 

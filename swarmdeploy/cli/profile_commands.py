@@ -12,11 +12,12 @@ import yaml
 from swarmdeploy.bundle import write_file
 from swarmdeploy.cli.group import PROFILE, main, report_findings
 from swarmdeploy.profile import check_profile, load_profile
-from swarmdeploy.render import render_profile
 from swarmdeploy.schema import schema_text
 from swarmdeploy.starter import write_starter
 from swarmdeploy.targets import TARGETS
-from swarmdeploy.templating import MODEL_VARIABLE
+
+# render_profile and MODEL_VARIABLE are imported inside their commands: they bring jinja2, which validate
+# never needs (tests/test_cli_imports.py).
 
 
 @main.command()
@@ -32,6 +33,8 @@ from swarmdeploy.templating import MODEL_VARIABLE
                                            "haproxy -c, terraform, cfn-lint) on a scratch copy; exit 1 if one fails.")
 def render(profile: Path, output: Path | None, targets: tuple[str, ...], force: bool, check: bool) -> None:
     """Render every layer's config from PROFILE into a bundle directory."""
+    from swarmdeploy.render import render_profile
+
     result = render_profile(profile, output, list(targets) or None, force)
     report_findings(result.warnings)
     click.echo(f"Rendered {profile} into {result.directory}/")
@@ -99,6 +102,8 @@ def init(path: Path, force: bool) -> None:
 @click.option("--format", "output_format", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 def vars_(profile: Path, output_format: str) -> None:
     """Print the resolved model: exactly the variables the templates receive."""
+    from swarmdeploy.templating import MODEL_VARIABLE
+
     variables = {MODEL_VARIABLE: load_profile(profile).model}
     if output_format == "json":
         click.echo(json.dumps(variables, indent=2, sort_keys=True))

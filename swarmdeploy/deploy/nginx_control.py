@@ -37,12 +37,22 @@ def workers(master: int) -> set[int]:
     return children
 
 
-def _accepting(pid: int) -> bool:
+def _title(pid: int) -> str | None:
+    """The title an nginx process gives itself (its /proc cmdline); None once it is gone."""
     try:
-        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
-        return False
-    return SHUTTING_DOWN not in title and _stat(str(pid)) is not None
+        return None
+
+
+def _accepting(pid: int) -> bool:
+    title = _title(pid)
+    return title is not None and SHUTTING_DOWN not in title and _stat(str(pid)) is not None
+
+
+def started_as(master: int, argv: list[str]) -> bool:
+    """The nginx master runs from this command line: it titles itself "nginx: master process ARGV"."""
+    return " ".join(argv) in (_title(master) or "")
 
 
 def error_log_tail(log_dir: str, lines: int = 5) -> str:

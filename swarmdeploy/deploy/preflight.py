@@ -21,6 +21,7 @@ from swarmdeploy.validators.systemd import UNITS_VERIFY
 from swarmdeploy.verify.result import Status
 
 Model = dict[str, Any]
+IMPORT_TIMEOUT = 120
 
 
 def _configs(model: Model, files: dict[str, str]) -> list[str]:
@@ -93,10 +94,15 @@ def _app_importable(model: Model) -> list[str]:
     python = Path(model["server"]["venv"]) / "bin" / "python"
     if not python.exists():
         return [f"{python} does not exist: create the virtualenv server.venv and install the app there"]
-    result = subprocess.run([str(python), "-c", "import importlib, sys; getattr(importlib.import_module(sys.argv[1]), "
-                             "sys.argv[2])", module, factory], capture_output=True, text=True, timeout=120)
-    return [] if result.returncode == 0 else [f"cannot import {model['server']['app']}: "
-                                              f"{result.stderr.strip().splitlines()[-1:]}"]
+    probe = "import importlib, sys; getattr(importlib.import_module(sys.argv[1]), sys.argv[2])"
+    try:
+        result = subprocess.run([str(python), "-c", probe, module, factory], check=False, capture_output=True,
+                                text=True, errors="replace", timeout=IMPORT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return [(f"importing {model['server']['app']} with {python} took over {IMPORT_TIMEOUT} s: check what "
+                 "the module does at import (server.app)")]
+    why = "".join(result.stderr.strip().splitlines()[-1:])  # the exception's own line
+    return [] if result.returncode == 0 else [f"cannot import {model['server']['app']} with {python}: {why}"]
 
 
 def missing_programs(model: Model, manager: str, verify: bool = True) -> list[str]:

@@ -11,12 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from swarmdeploy.deploy.directories import make_directories
+from swarmdeploy.deploy.drain import NginxSite, rolling_restart
 from swarmdeploy.deploy.health import instance_health, port_open, wait_for
 from swarmdeploy.deploy.layout import Layout
-from swarmdeploy.deploy.nginx_control import ApplyError, confirm_reload, error_log_tail, workers
+from swarmdeploy.deploy.nginx_control import ApplyError, confirm_reload, error_log_tail, started_as, workers
 from swarmdeploy.deploy.releases import Release, replace_link
-from swarmdeploy.deploy.services import (Service, base_environment, instance_services, nginx_service,
-                                         redis_service, release_services, service_named)
+from swarmdeploy.deploy.services import (
+    Service,
+    base_environment,
+    instance_services,
+    nginx_config_dir,
+    nginx_config_links,
+    nginx_service,
+    redis_service,
+    release_services,
+    service_named,
+)
 
 STOP_TIMEOUT = 20.0
 
@@ -104,8 +114,9 @@ class ProcessManager:
     # -- a release ---------------------------------------------------------------------------
 
     def _prepare(self, release: Release, report) -> None:
-        """What the release's services need on disk: nginx's directories, and the environment file at the
-        path the unit names (linked into `current`, as the systemd manager links it)."""
+        """What the release's services need on disk: nginx's directories, the links nginx reads its config
+        through, and the environment file at the path the unit names (linked into `current`, as the systemd
+        manager links it)."""
         try:
             made = make_directories(release.model)
         except OSError as error:  # preflight said it could; something changed since
@@ -114,39 +125,61 @@ class ProcessManager:
             report(f"created {directory}")
         name = release.model["name"]
         replace_link(Path(release.model["server"]["env_file"]), self.layout.current / "systemd" / f"{name}.env")
+        for path, target in nginx_config_links(release, self.layout.current, self.run).items():
+            replace_link(path, target)
 
     def _services(self, release: Release) -> list[Service]:
         return release_services(release, self.layout.current, self.run)
 
     def apply(self, release: Release, previous: Release | None = None, report=print) -> None:
-        """Bring the services to this release: queue, instances one at a time, then nginx."""
+        """Bring the services to this release: the queue, the instances one at a time (each drained first
+        while nginx runs), those of no release stopped, then nginx reloaded (or started)."""
         self._prepare(release, report)
         redis = redis_service(release, self.run)
         if redis and not self.running(redis.name):
             self._start(redis)
             report(f"started redis on 127.0.0.1:{redis.port}")
-        wanted = instance_services(release, self.layout.current)
-        for service in wanted:
-            self._halt(service.name)
-            self._start(service)
-            report(f"{service.name} healthy")
-        for name in set(self.running_instances()) - {s.name for s in wanted}:
+        site = self._nginx_site(release, report)
+        rolling_restart(release, self, site, report)
+        wanted = {service.name for service in instance_services(release, self.layout.current)}
+        for name in set(self.running_instances()) - wanted:
             self._halt(name)
             report(f"stopped {name} (not in this release)")
-        self._nginx(release, report)
+        if site is None:
+            self._halt("nginx")  # its supervisor, should it be between two starts of nginx
+            self._start(nginx_service(release, self.layout.current, self.run))
+            report("nginx started")
 
-    def _nginx(self, release: Release, report) -> None:
-        service = nginx_service(release, self.layout.current, self.run)
+    def serving(self, release: Release) -> set[int]:
+        return {port for port in release.model["server"]["ports"] if self.running(f"instance-{port}")}
+
+    def restart_instance(self, release: Release, port: int) -> None:
+        service = service_named(instance_services(release, self.layout.current), f"instance-{port}")
+        self._halt(service.name)
+        self._start(service)
+
+    def _nginx_site(self, release: Release, report) -> NginxSite | None:
+        """The running nginx's site, to drain restarts through; None when nginx is not running. An nginx an
+        older swarmdeploy started reads its config from elsewhere and would never see a drained site: it is
+        restarted first (its clients reconnect once)."""
         master = self.main_pid("nginx")
         if master is None:
+            return None
+        service = nginx_service(release, self.layout.current, self.run)
+        if not started_as(master, service.argv):
             self._halt("nginx")
             self._start(service)
-            report(f"nginx started on port {service.port}")
-            return
+            report("nginx restarted: it read its configuration from where an older swarmdeploy put it")
+        link = nginx_config_dir(self.run) / f"{release.model['name']}.conf"
+        return NginxSite(self.layout, release, link, lambda: self._reload_nginx(release))
+
+    def _reload_nginx(self, release: Release) -> None:
+        master = self.main_pid("nginx")
+        if master is None:
+            raise ApplyError(f"nginx stopped during the restarts:\n{self.log_tail('nginx')}")
         before = workers(master)
         os.kill(master, signal.SIGHUP)
         confirm_reload(master, before, release.model["proxy"]["log_dir"])
-        report("nginx reloaded: every worker runs the new configuration")
 
     def start(self, release: Release, report=print) -> list[str]:
         """Start the release's services that are not running; returns their names."""
@@ -167,6 +200,9 @@ class ProcessManager:
             return
         service = service_named(self._services(release), name)
         self._prepare(release, report)
+        if service.http_health:  # an instance: drained like a deploy's
+            rolling_restart(release, self, self._nginx_site(release, report), report, [service.port])
+            return
         self._halt(name)
         self._start(service)
         report(f"restarted {name}")

@@ -39,7 +39,7 @@ class Service:
 
 def _settings(unit: str, key: str, port: int) -> list[str]:
     """The values of a unit's `key=` lines, with %i expanded to the instance's port as systemd does."""
-    return [value.replace("%i", str(port)) for value in re.findall(rf"^{key}=(.*)$", unit, re.M)]
+    return [value.replace("%i", str(port)) for value in re.findall(rf"^{key}=(.*)$", unit, re.MULTILINE)]
 
 
 def instance_argv(unit: str, port: int) -> list[str]:
@@ -53,9 +53,10 @@ def instance_services(release: Release, current_link: Path) -> list[Service]:
     services = []
     for port in model["server"]["ports"]:
         env = dict(setting.partition("=")[::2] for setting in _settings(unit, "Environment", port))
-        # SIGINT: gunicorn's quick shutdown; SIGTERM would wait for every WebSocket to close.
+        # SIGTERM, as systemd stops it: gunicorn's graceful stop, during which the server closes its clients'
+        # transports so they reconnect at once (swarmdeploy.server.runtime); SIGINT would cut them.
         services.append(Service(f"instance-{port}", instance_argv(unit, port), env,
-                                tuple(_settings(unit, "EnvironmentFile", port)), signal.SIGINT, port,
+                                tuple(_settings(unit, "EnvironmentFile", port)), signal.SIGTERM, port,
                                 model["server"]["bind"], http_health=True))
     return services
 
@@ -69,12 +70,24 @@ def redis_service(release: Release, run_dir: Path) -> Service | None:
                              "--appendonly", "no", "--dir", str(run_dir)], port=port)
 
 
+def nginx_config_links(release: Release, current_link: Path, run_dir: Path) -> dict[Path, Path]:
+    """The files the process manager's nginx reads -> the release's, through `current` so a reload takes a new
+    release. nginx.conf includes the site by a relative name, so both sit in one directory of links; a drained
+    restart points the site's link at a copy with an instance marked down (deploy/drain.py)."""
+    site = f"{release.model['name']}.conf"
+    return {nginx_config_dir(run_dir) / name: current_link / "nginx" / name for name in ("nginx.conf", site)}
+
+
+def nginx_config_dir(run_dir: Path) -> Path:
+    return run_dir / "nginx-conf"
+
+
 def nginx_service(release: Release, current_link: Path, run_dir: Path) -> Service:
-    """nginx with its own prefix, reading the config through `current` so a reload takes a new release."""
+    """nginx with its own prefix, reading its config through the links of `nginx_config_links`."""
     prefix = run_dir / "nginx"
     model = release.model
     port = model["site"]["https_port"] if model["tls"]["enabled"] else model["site"]["http_port"]
-    argv = nginx_argv(NGINX, prefix, current_link / "nginx" / "nginx.conf", prefix / "startup-error.log")
+    argv = nginx_argv(NGINX, prefix, nginx_config_dir(run_dir) / "nginx.conf", prefix / "startup-error.log")
     return Service("nginx", [*argv, "-g", "daemon off;"], stop_signal=signal.SIGQUIT, port=port,
                    host=model["site"]["listen_address"] or "127.0.0.1", error_log_dir=model["proxy"]["log_dir"])
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from swarmdeploy.deploy.drain import NginxSite, rolling_restart
 from swarmdeploy.deploy.health import instance_health, wait_for
 from swarmdeploy.deploy.layout import Layout
 from swarmdeploy.deploy.nginx_control import ApplyError, confirm_reload, workers
@@ -30,7 +31,8 @@ SHOWN = ("ActiveState", "SubState", "MainPID", "NRestarts")
 def run_command(argv: list[str]) -> subprocess.CompletedProcess:
     """argv's result; a program that is missing or hangs is a failed result, not an exception."""
     try:
-        return subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=COMMAND_TIMEOUT)
+        return subprocess.run(argv, check=False, capture_output=True, text=True, errors="replace",
+                              timeout=COMMAND_TIMEOUT)
     except FileNotFoundError:
         return subprocess.CompletedProcess(argv, 127, "", f"{argv[0]}: command not found")
     except subprocess.TimeoutExpired:
@@ -52,8 +54,12 @@ class SystemdManager:
             root / "etc/systemd/system" / f"{name}@.service": current / "systemd" / f"{name}@.service",
             root / "etc/systemd/system" / f"{name}.target": current / "systemd" / f"{name}.target",
             Path(release.model["server"]["env_file"]): current / "systemd" / f"{name}.env",
-            root / "etc/nginx/conf.d" / f"{name}.conf": current / "nginx" / f"{name}.conf",
+            self.site_link(release): current / "nginx" / f"{name}.conf",
         }
+
+    def site_link(self, release: Release) -> Path:
+        """Where Debian's nginx reads the site: a link that a drained restart points at a drained copy."""
+        return self.layout.root / "etc/nginx/conf.d" / f"{release.model['name']}.conf"
 
     def units(self, release: Release) -> dict[str, str]:
         """The release's services, named as the process manager names them -> their systemd units."""
@@ -81,8 +87,25 @@ class SystemdManager:
         return [line for line in result.stdout.splitlines() if not line.startswith("-- ")]
 
     def _healthy(self, release: Release, port: int) -> None:
+        """Wait for the instance systemd just started to answer /healthz. Fail as soon as systemd says its
+        process is gone: a release that cannot start crash-loops (Restart=on-failure) and would never answer,
+        so waiting out START_TIMEOUT only delays the rollback."""
+        if not self.wait_healthy:
+            return
         unit = f"{release.model['name']}@{port}.service"
-        if self.wait_healthy and not wait_for(lambda: instance_health(release.model["server"]["bind"], port)):
+        started = self._show(unit).get("MainPID", "0")
+
+        def ready() -> bool:
+            if instance_health(release.model["server"]["bind"], port):
+                return True
+            now = self._show(unit)
+            if now.get("ActiveState") != "active" or now.get("MainPID") != started:
+                raise ApplyError(f"{unit} exited while starting (systemd: {now.get('ActiveState')}/"
+                                 f"{now.get('SubState')}); the end of journalctl -u {unit}:\n"
+                                 + "\n".join(self.journal(unit)))
+            return False
+
+        if not wait_for(ready):
             raise ApplyError(f"{unit} did not answer /healthz; the end of journalctl -u {unit}:\n"
                              + "\n".join(self.journal(unit)))
 
@@ -92,35 +115,44 @@ class SystemdManager:
         for path, target in self.links(release).items():
             replace_link(path, target)
         self._run("systemctl", "daemon-reload")
-        # Enabled, the target and nginx bring the deployment back after a reboot without swarmdeploy.
-        self._run("systemctl", "enable", f"{name}.target", NGINX_UNIT)
-        for port in model["server"]["ports"]:
-            unit = f"{name}@{port}.service"
-            self._run("systemctl", "enable", unit)
-            self._run("systemctl", "restart", unit)
-            self._healthy(release, port)
-            report(f"{unit} restarted")
+        # Enabled, the target, its instances and nginx come back after a reboot without swarmdeploy.
+        self._run("systemctl", "enable", f"{name}.target", NGINX_UNIT,
+                  *(f"{name}@{port}.service" for port in model["server"]["ports"]))
+        site = self._nginx_site(release)
+        rolling_restart(release, self, site, report)
         old_ports = set(previous.model["server"]["ports"]) if previous else set()
         for port in sorted(old_ports - set(model["server"]["ports"])):
             self._run("systemctl", "disable", "--now", f"{name}@{port}.service")
         # Active, the target is what `systemctl stop/restart NAME.target` acts on (its instances already run).
         self._run("systemctl", "start", f"{name}.target")
-        self._nginx(report)
-
-    def _nginx(self, report) -> None:
-        """Reload nginx through systemd, confirmed by new workers of the master systemd names (a reload that
-        fails keeps the old workers and still exits 0); start it when it is not running."""
-        self._run(NGINX, "-t")
-        master = self._main_pid(NGINX_UNIT)
-        if master is None:
+        if site is None:
+            self._run(NGINX, "-t")
             self._run("systemctl", "start", NGINX_UNIT)
             report("nginx started")
-            return
+
+    def serving(self, release: Release) -> set[int]:
+        name = release.model["name"]
+        return {port for port in release.model["server"]["ports"]
+                if self._show(f"{name}@{port}.service").get("ActiveState") == "active"}
+
+    def restart_instance(self, release: Release, port: int) -> None:
+        self._run("systemctl", "restart", f"{release.model['name']}@{port}.service")
+        self._healthy(release, port)
+
+    def _nginx_site(self, release: Release) -> NginxSite | None:
+        """The running nginx's site, to drain restarts through; None when systemd says nginx is not running."""
+        master = self._main_pid(NGINX_UNIT)
+        return NginxSite(self.layout, release, self.site_link(release), lambda: self._reload_nginx(master)) \
+            if master else None
+
+    def _reload_nginx(self, master: int) -> None:
+        """Reload nginx through systemd, confirmed by new workers of the master systemd names (a reload that
+        fails keeps the old workers and still exits 0)."""
+        self._run(NGINX, "-t")
         before = workers(master) if self.wait_healthy else set()
         self._run("systemctl", "reload", NGINX_UNIT)
         if self.wait_healthy:
             confirm_reload(master, before, str(self.layout.root / NGINX_LOG_DIR))
-        report("nginx reloaded")
 
     def start(self, release: Release, report=print) -> list[str]:
         """`systemctl start` for each of the release's units that is not active; returns their services."""
@@ -143,9 +175,10 @@ class SystemdManager:
         units = self.units(release)
         if name not in units:
             raise UnknownService(f"no service {name} in this release: choose from {', '.join(units)}")
+        if name.startswith("instance-"):  # drained like a deploy's restarts
+            rolling_restart(release, self, self._nginx_site(release), report, [int(name.split("-")[1])])
+            return
         self._run("systemctl", "restart", units[name])
-        if name.startswith("instance-"):
-            self._healthy(release, int(name.split("-")[1]))
         report(f"restarted {units[name]}")
 
     def stop(self, release: Release | None) -> None:

@@ -95,7 +95,7 @@ def deploy(profile_path: Path, options: DeployOptions) -> DeployResult:
         release = _install(layout, profile_path, model, files, previous, options, journal)
         try:
             _apply_and_verify(layout, release, previous, options, journal)
-        except Exception as error:  # whatever stops apply, the previous release comes back
+        except Exception as error:  # noqa: BLE001 - whatever stops apply, the previous release comes back
             _recover(layout, release, previous, options, journal, _as_failure(error, journal))
         prune_releases(layout)
         return DeployResult(release, plan)
@@ -196,7 +196,7 @@ def _recover(layout: Layout, release: Release, previous: Release | None, options
         service_manager(options.service_manager, layout).apply(previous, release, journal.reporter("rollback"))
         results = verify_release(layout, previous, options.service_manager, options.ca_file)
         outcome = "and it verifies" if not failed(results) else f"but it fails verify too: {describe_failures(results)}"
-    except Exception as again:  # the outcome is reported either way
+    except Exception as again:  # noqa: BLE001 - the outcome is reported either way
         outcome = f"but it did not start: {_as_failure(again, journal)}"
     journal.step("rollback", f"restored {previous.id} {outcome}")
     raise DeployError(f"{error}; rolled back to {previous.id} {outcome}") from error

@@ -9,14 +9,16 @@ from typing import Any
 from flask import Flask
 from flask_socketio import SocketIO
 
+from swarmdeploy.server import codec
 from swarmdeploy.server.broadcast import Publisher
 from swarmdeploy.server.config import ServerConfig, load_config
 from swarmdeploy.server.events import register_events
 from swarmdeploy.server.history import make_history
+from swarmdeploy.server.instances import Roster
 from swarmdeploy.server.metrics import HandshakeErrorCounter, Metrics
 from swarmdeploy.server.queue import MessageQueue
 from swarmdeploy.server.routes import register_routes
-from swarmdeploy.server.runtime import tune_gc, tune_gevent
+from swarmdeploy.server.runtime import close_transports_on_stop, tune_gc, tune_gevent
 
 
 def _cors(origins: tuple[str, ...]) -> str | list[str] | None:
@@ -47,6 +49,8 @@ def socketio_options(config: ServerConfig, queue: MessageQueue | None) -> dict[s
         "cookie": config.cookie,
         # No Flask session per connection: nothing here uses it, and it costs memory per client.
         "manage_session": False,
+        # Every packet is encoded with it: orjson where it can (codec.py, docs/benchmarks.md).
+        "json": codec,
         "logger": config.log_level == "debug",
         "engineio_logger": config.log_level == "debug",
     }
@@ -71,11 +75,17 @@ def create_app(config: ServerConfig | Mapping[str, Any] | None = None) -> Flask:
     publisher = Publisher(socketio, history, metrics, settings.instance_id, settings.batch_interval,
                           settings.batch_max_size)
     register_events(socketio, settings, metrics, publisher, history)
-    register_routes(app, settings, metrics, publisher, queue)
+    roster = Roster(settings, metrics, queue)
+    register_routes(app, settings, metrics, publisher, queue, roster)
     # Wrap after SocketIO(app) installed its middleware, so refused handshakes are seen.
     app.wsgi_app = HandshakeErrorCounter(app.wsgi_app, settings.socketio_path, metrics)  # type: ignore[method-assign]
+    metrics.watch(socketio.server, queue, history)
     app.extensions["swarmdeploy"] = {"socketio": socketio, "metrics": metrics, "history": history,
                                      "publisher": publisher, "queue": queue}
+    close_transports_on_stop(socketio, publisher.send_at_once)
+    if queue is not None:
+        queue.listen_now(socketio.server)
+    roster.start(socketio)
     if settings.async_mode == "gevent":
         tune_gevent()
     tune_gc()

@@ -1,4 +1,4 @@
-"""Publishing to rooms: sequence, history, and batching into one `batch` message per room.
+"""Publishing to rooms: numbering and history (history.py), then batching into one `batch` message per room.
 
 Events published within `interval` seconds (up to `max_size`) leave as one emit, so a burst of
 updates costs one message per client and one message on the Redis queue, not one per event.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from flask_socketio import SocketIO
@@ -31,9 +30,8 @@ class Publisher:
         self._lock = threading.Lock()
 
     def publish(self, room: str, event: str, data: Any) -> Event:
-        record: Event = {"seq": self.history.next_seq(), "room": room, "event": event, "data": data,
-                         "time": time.time(), "origin": self.instance_id}
-        self.history.add(record)
+        # Numbered and kept before it is sent: an event a client misses live is always in history.
+        record = self.history.append(room, event, data, self.instance_id)
         self.metrics.published.inc()
         full = opened = None
         with self._lock:
@@ -50,6 +48,13 @@ class Publisher:
         if full:
             self._emit(room, full)
         return record
+
+    def send_at_once(self) -> None:
+        """The instance is stopping: every event from now on leaves as it is published, and what waits leaves
+        now. A batch still waiting when the process exits would be in history but never sent live, and clients
+        would only see the hole at their next event."""
+        self.max_size = 1
+        self.flush()
 
     def flush(self) -> None:
         """Send every pending batch now (tests, shutdown)."""
@@ -71,6 +76,8 @@ class Publisher:
             logging.getLogger(__name__).exception("sending a batch to room %s failed", room)
 
     def _emit(self, room: str, events: list[Event]) -> None:
+        # Concurrent publishers may append out of numbering order; clients would wait for the gap to close.
+        events.sort(key=lambda record: (record["epoch"], record["seq"]))
         self.metrics.batch_size.observe(len(events))
         self.metrics.emitted.labels("batch").inc()
         self.socketio.emit("batch", {"room": room, "events": events}, to=room)

@@ -56,8 +56,8 @@ def reaching_queue() -> Iterator[None]:
 
 class QueueManager(socketio.RedisManager):
     """python-socketio's Redis manager with a listener that reports its state and retries every
-    RECONNECT_INTERVAL seconds. `listener` is "idle" until the first client connects (python-socketio
-    starts the listener then), "subscribed", or "reconnecting"."""
+    RECONNECT_INTERVAL seconds. `listener` is "idle" until MessageQueue.listen_now starts it (at
+    start-up), "subscribed", or "reconnecting"."""
 
     def __init__(self, url: str, channel: str) -> None:
         # Fail fast like connect(); no socket timeout, since the listener blocks reading for good.
@@ -65,6 +65,14 @@ class QueueManager(socketio.RedisManager):
                    "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))}
         super().__init__(url, channel=channel, redis_options=options)
         self.listener = "idle"
+        self.publish_failures = 0  # read by /metrics
+
+    def _publish(self, data: Any) -> Any:
+        # python-socketio logs a failed publish and returns None: count it, or the loss is invisible.
+        published = super()._publish(data)
+        if published is None:
+            self.publish_failures += 1
+        return published
 
     def _listen(self) -> Iterator[bytes]:
         channel = self.channel.encode()
@@ -98,6 +106,13 @@ class MessageQueue:
         self.url = url
         self.manager = QueueManager(url, channel)
         self._probe = connect(url, timeout=PROBE_TIMEOUT)
+
+    def listen_now(self, server: socketio.Server) -> None:
+        """Subscribe at start-up, not at the first client's connect (python-socketio's default): a client that
+        joined a room on a fresh instance missed every batch sent before the listener subscribed, events that
+        history holds but nobody would send it until its next resume."""
+        server.manager_initialized = True
+        self.manager.initialize()
 
     def status(self) -> dict[str, Any]:
         """Asked anew on every /healthz (one PING), so it is never stale."""

@@ -1,4 +1,4 @@
-"""HTTP routes: /healthz, /metrics, POST /api/publish, /favicon.ico and the status page at /."""
+"""HTTP routes: /healthz, /metrics, POST /api/publish, GET /api/instances, /favicon.ico and the status page at /."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import os
 import time
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request, url_for
 
 from swarmdeploy import __version__
 from swarmdeploy.server.broadcast import Publisher
 from swarmdeploy.server.config import ServerConfig
 from swarmdeploy.server.events import NAME, token_matches
+from swarmdeploy.server.instances import Roster, health
 from swarmdeploy.server.metrics import Metrics
 from swarmdeploy.server.queue import RETRY_AFTER, UNREACHABLE, MessageQueue, QueueUnreachable
 
@@ -32,7 +33,7 @@ def _is_loopback_client() -> bool:
 
 
 def register_routes(app: Flask, config: ServerConfig, metrics: Metrics, publisher: Publisher,
-                    queue: MessageQueue | None) -> None:
+                    queue: MessageQueue | None, roster: Roster) -> None:
     started = time.monotonic()
 
     @app.get("/healthz")
@@ -40,9 +41,8 @@ def register_routes(app: Flask, config: ServerConfig, metrics: Metrics, publishe
         # 200 while this instance serves its own clients, even with the queue down: every instance and
         # host shares the one Redis, so a balancer taking out every instance that reports it down would
         # turn a broadcast outage into a full one. "degraded" and queue.reachable say it instead.
-        state = queue.status() if queue else None
-        healthy = state is None or (state["reachable"] and state["listener"] != "reconnecting")
-        answer: dict[str, Any] = {"status": "ok" if healthy else "degraded"}
+        status, state = health(queue)
+        answer: dict[str, Any] = {"status": status}
         if not _is_loopback_client():
             # Through the proxy or from another host: no pid, host name, version or queue address.
             if state is not None:
@@ -71,7 +71,17 @@ def register_routes(app: Flask, config: ServerConfig, metrics: Metrics, publishe
         if not (isinstance(room, str) and NAME.match(room) and isinstance(event, str) and NAME.match(event)):
             return jsonify(ok=False, error='send JSON {"room": ..., "event"?: ..., "data": ...}'), 400
         record = publisher.publish(room, event, body.get("data"))
-        return jsonify(ok=True, seq=record["seq"], instance=config.instance_id), 202
+        return jsonify(ok=True, seq=record["seq"], epoch=record["epoch"], instance=config.instance_id), 202
+
+    @app.get("/api/instances")
+    def instances() -> tuple[Response, int] | Response:
+        # Public like the status page that reads it, unless clients need a token: then this needs it too.
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if config.auth_token is not None and not (scheme.lower() == "bearer" and token_matches(config.auth_token, token)):
+            return jsonify(ok=False, error="send Authorization: Bearer <client token>"), 401
+        response = jsonify(roster.all())
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.errorhandler(QueueUnreachable)
     def queue_unreachable(_error: QueueUnreachable) -> tuple[Response, int, dict[str, str]]:
@@ -99,8 +109,9 @@ def register_routes(app: Flask, config: ServerConfig, metrics: Metrics, publishe
         page = {
             "path": config.socketio_path,
             "transports": list(config.transports),
-            "instance": config.instance_id,
+            "allowUpgrades": config.allow_upgrades,
             "authRequired": config.auth_token is not None,
+            "instancesUrl": url_for("instances"),
         }
         response = Response(render_template("status.html", page=page, name=config.name))
         response.headers["Content-Security-Policy"] = STATUS_PAGE_CSP

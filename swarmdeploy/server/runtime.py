@@ -9,10 +9,15 @@ creates next to no cyclic garbage per event, see routes.py), so memory stays fla
 from __future__ import annotations
 
 import gc
+import signal
+from collections.abc import Callable
+from typing import Any
 
 # gen0 collections after this many net allocations (default 700); older generations every
 # 20 / 100 younger collections (defaults 10 / 10).
 GC_THRESHOLDS = (50_000, 20, 100)
+# gunicorn's worker checks for a stop once a second and accepts until then: clients it let in are closed too.
+CLOSE_AGAIN_EVERY = 0.2
 
 
 def tune_gc() -> None:
@@ -34,3 +39,38 @@ def tune_gevent() -> None:
     import gevent
 
     gevent.config.track_greenlet_tree = False
+
+
+def close_transports_on_stop(socketio: Any, before_closing: Callable[[], None]) -> None:
+    """On gunicorn's graceful stop (SIGTERM to the worker: systemd's and the process manager's stop), call
+    `before_closing` (the publisher sends what it holds), then close every client's transport, rather than keep
+    the WebSockets open until gunicorn's graceful_timeout.
+
+    Closed by Engine.IO, not by Socket.IO's disconnect(): socket.io-client reconnects at once after a
+    "transport close" (to another instance, when a drained restart took this one out of nginx) but never
+    after an "io server disconnect". A WebSocket is closed without Engine.IO's close packet: python-engineio's
+    client takes that packet as a final goodbye and python-socketio's then never reconnects, while a closed
+    WebSocket makes both it and socket.io-client reconnect. A long-poll in flight is answered with the close
+    packet instead of being cut, which nginx would answer with a 502. Outside a gunicorn worker (an app built
+    in a test) nothing is installed.
+    """
+    from gunicorn.workers.base import Worker
+
+    gunicorns = signal.getsignal(signal.SIGTERM)
+    if not isinstance(getattr(gunicorns, "__self__", None), Worker):
+        return
+    eio = socketio.server.eio
+
+    def close_until_exit() -> None:
+        before_closing()
+        while True:
+            for client in list(eio.sockets.values()):
+                # wait=False: a polling client that already went elsewhere never collects its close packet.
+                client.close(wait=False, abort=client.upgraded, reason=eio.reason.SERVER_DISCONNECT)
+            socketio.sleep(CLOSE_AGAIN_EVERY)
+
+    def stop(signum: int, frame: Any) -> None:
+        socketio.start_background_task(close_until_exit)
+        gunicorns(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from swarmdeploy.validators import cfn_lint, haproxy, nginx, systemd, terraform
+from swarmdeploy.validators import cfn_lint, haproxy, nginx, promtool, systemd, terraform
 from swarmdeploy.validators.base import Validator
 
 VALIDATORS: dict[str, tuple[Validator, ...]] = {
@@ -10,4 +10,5 @@ VALIDATORS: dict[str, tuple[Validator, ...]] = {
     "systemd": (systemd.UNITS_VERIFY, systemd.SECURITY),
     "haproxy": (haproxy.HAPROXY_CHECK,),
     "alb": (terraform.FMT_CHECK, terraform.VALIDATE, cfn_lint.CFN_LINT),
+    "monitoring": (promtool.CHECK_CONFIG, promtool.CHECK_RULES),
 }

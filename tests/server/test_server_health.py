@@ -28,7 +28,8 @@ def test_healthz_is_status_only_through_nginx_and_detailed_on_loopback(superviso
     assert public == {"status": "ok", "queue": {"reachable": True}}
     local = instance.health()
     assert LOOPBACK_ONLY <= set(local) and local["status"] == "ok"
-    assert local["queue"] == {"url": redis_url, "reachable": True, "listener": "idle", "error": None}
+    # Subscribed before any client connects (queue.py listen_now).
+    assert local["queue"] == {"url": redis_url, "reachable": True, "listener": "subscribed", "error": None}
 
     # The page names an empty icon; a browser asking anyway gets no 404.
     assert '<link rel="icon" href="data:,">' in http_text(f"{site}/", headers={"Host": "localhost"})

@@ -85,14 +85,15 @@ def test_metrics_count_what_clients_did(supervisor, connect, tmp_path):
         http_text(f"{url}/socket.io/?EIO=4&transport=polling", headers={"Origin": "https://evil.example"})
 
     samples = wait_until(lambda: (s := _samples(http_text(f"{url}/metrics")))
-                         and s[("swarmdeploy_disconnects_total", ())] == 1 and s, 10, "disconnect counted")
+                         and s[("swarmdeploy_disconnects_total", (("reason", "client_disconnect"),))] == 1 and s, 10,
+                         "disconnect counted")
     assert samples[("swarmdeploy_connects_total", ())] == 2
     assert samples[("swarmdeploy_connected_clients", ())] == 1
     assert samples[("swarmdeploy_events_emitted_total", (("event", "pong"),))] == 6
     assert samples[("swarmdeploy_events_published_total", ())] == 6
     assert samples[("swarmdeploy_events_emitted_total", (("event", "batch"),))] == 2
     assert samples[("swarmdeploy_batch_size_count", ())] == 2 and samples[("swarmdeploy_batch_size_sum", ())] == 6
-    assert samples[("swarmdeploy_handshake_errors_total", (("reason", "engineio"),))] == 1
+    assert samples[("swarmdeploy_handshake_errors_total", (("reason", "origin"),))] == 1
     with pytest.raises(urllib.error.HTTPError) as refused:
         http_text(f"{url}/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
     assert refused.value.code == 404

@@ -109,6 +109,12 @@ def test_queue_outage_is_explicit_and_recovers_without_restarts(supervisor, conn
     assert publisher.call("history", {"room": ROOM, "since": 0}) == UNREACHABLE
     # Each instance still serves its own clients.
     assert publisher.ping("first")["payload"] == "first" and listener.ping("second")["payload"] == "second"
+    # A subscribe still joins the room, and says the position is unknown (history is in Redis); a resume too.
+    newcomer = connect(second.url, ["websocket"])
+    joined = newcomer.call("subscribe", {"room": ROOM})
+    assert joined["ok"] is False and joined["joined"] is True and "position is unknown" in joined["error"], joined
+    resumed = newcomer.call("subscribe", {"room": ROOM, "since": before["seq"], "epoch": before["epoch"]})
+    assert resumed["joined"] is True and resumed["retry_after"] == 1 and "message queue" in resumed["error"]
 
     redis_server.start()  # empty: started without persistence, as after a crash
     for instance in (first, second):
@@ -119,8 +125,17 @@ def test_queue_outage_is_explicit_and_recovers_without_restarts(supervisor, conn
                "both instances subscribed in Redis")
     after = publisher.call("publish", {"room": ROOM, "data": "after", "token": TOKEN})
     assert _received(listener) == ["after"]
-    # The counter restarted from the clock, not from 1: clients skip seqs they think they have seen.
-    assert after["seq"] > before["seq"]
+    assert _received(newcomer) == ["after"]  # joined during the outage
+    # Redis came back empty: a new epoch, so a client holding the old numbering is told (a resync) rather
+    # than taking the new 1, 2, ... for events it has seen.
+    assert after["epoch"] > before["epoch"] and after["seq"] == 1
+    resyncs: list[dict] = []
+    newcomer.sio.on("resync", resyncs.append)
+    answer = newcomer.call("subscribe", {"room": ROOM, "since": before["seq"], "epoch": before["epoch"]})
+    assert answer["ok"] and answer["epoch"] == after["epoch"] and answer["seq"] == 1
+    wait_until(lambda: resyncs, 5, "the resync")
+    assert resyncs == [{"room": ROOM, "from": before["seq"] + 1, "to": 0, "epoch": after["epoch"]}]
+    assert _received(newcomer) == ["after"]  # replayed in the new numbering
     assert [instance.health()["pid"] for instance in (first, second)] == pids
     assert first.process.poll() is None and second.process.poll() is None
 

@@ -37,6 +37,8 @@ async def _broadcast(target: Target, entries: list[Entry], across: str) -> list[
         for _, client in reachable:
             answer = await client.call("subscribe", {"room": room}, target.timeout)
             if not (isinstance(answer, dict) and answer.get("ok")):
+                if "message queue" in str(answer.get("error", "") if isinstance(answer, dict) else ""):
+                    return [_queue_down(target, "subscribe", answer["error"])]
                 return [Observation("subscribe", Status.FAIL, f"subscribe was refused: {answer}",
                                     "the app must handle the subscribe event (swarmdeploy.server does)")]
         publisher = reachable[0][1]
@@ -70,12 +72,17 @@ def _refused(target: Target, answer: object) -> Observation:
     """A publish the server refused: its queue is down (a failure), or verify lacks the token (a skip)."""
     error = answer.get("error", "") if isinstance(answer, dict) else ""
     if "message queue" in error:
-        url = redact_url(target.expect("server.message_queue") or "")
-        return Observation("publish", Status.FAIL, f"the server could not publish: {error} ({url})",
-                           f"start the Redis at {url} (server.message_queue) and make sure every instance reaches "
-                           "it; broadcasts reach only the publisher's own clients meanwhile")
+        return _queue_down(target, "publish", error)
     return Observation("publish", Status.SKIP, f"publishing was refused: {answer}",
                        "export the token named by server.publish_token_env before running verify")
+
+
+def _queue_down(target: Target, event: str, error: str) -> Observation:
+    """The server answered `event` with its message queue unreachable: name the queue and the fix."""
+    url = redact_url(target.expect("server.message_queue") or "")
+    return Observation(event, Status.FAIL, f"the server could not {event}: {error} ({url})",
+                       f"start the Redis at {url} (server.message_queue) and make sure every instance reaches "
+                       "it; broadcasts reach only the publisher's own clients meanwhile")
 
 
 def run(target: Target) -> list[Observation]:
