@@ -11,6 +11,9 @@ from types import ModuleType
 
 import pytest
 
+# A plugin of the browser tests (pytest_plugins), imported by them first: rewritten like a test module.
+pytest.register_assert_rewrite("browser_stack")
+
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = REPO / "profiles"
 EXAMPLE_PROFILES = sorted(PROFILES.glob("*.yaml"))

@@ -27,14 +27,22 @@ from swarmdeploy.server.queue import connect, reaching_queue
 
 Event = dict[str, Any]
 
+# The store's epoch (KEYS[1]'s '#epoch'), set to `proposed` by whichever script first finds none.
+STORE_EPOCH = """
+local function store_epoch(proposed)
+  local epoch = redis.call('HGET', KEYS[1], '#epoch')
+  if not epoch then
+    epoch = proposed
+    redis.call('HSET', KEYS[1], '#epoch', epoch)
+  end
+  return epoch
+end
+"""
+
 # Numbers this room's next event and appends it, in one step: history order is number order even when
 # several instances publish at once. The record starts {"seq":N,"epoch":E,"room":"R", (WINDOW reads that).
-APPEND = """
-local epoch = redis.call('HGET', KEYS[1], '#epoch')
-if not epoch then
-  epoch = ARGV[4]
-  redis.call('HSET', KEYS[1], '#epoch', epoch)
-end
+APPEND = STORE_EPOCH + """
+local epoch = store_epoch(ARGV[4])
 local seq = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 local limit = tonumber(ARGV[3])
 if limit > 0 then
@@ -48,12 +56,8 @@ return {epoch, seq}
 # position in this numbering: another epoch ARGV[3], or above the head), oldest first, at most ARGV[4].
 # Reads from the newest end and stops at the first event the caller has, so a client a few seconds
 # behind costs a few records, not the whole list.
-WINDOW = """
-local epoch = redis.call('HGET', KEYS[1], '#epoch')
-if not epoch then
-  epoch = ARGV[5]
-  redis.call('HSET', KEYS[1], '#epoch', epoch)
-end
+WINDOW = STORE_EPOCH + """
+local epoch = store_epoch(ARGV[5])
 local head = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 local after = tonumber(ARGV[2])
 if (ARGV[3] ~= '' and ARGV[3] ~= epoch) or after > head then after = 0 end

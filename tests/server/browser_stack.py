@@ -52,8 +52,10 @@ def _without_upgrade_headers(site: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-def running_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """The stack, for a module-scoped fixture: `yield from running_site(tmp_path_factory)`."""
+# The fixtures below are imported by the browser test modules: one stack and one Chromium per module.
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The stack: instances on Redis behind the rendered nginx, and a second nginx without Upgrade headers."""
     for tool in ("nginx", "redis-server", "gunicorn", "openssl"):
         require_tool(tool)
     workdir = tmp_path_factory.mktemp("browser")
@@ -86,7 +88,8 @@ def running_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         supervisor.stop_all()
 
 
-def chromium() -> Iterator:
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
     """Debian's Chromium through Playwright (never `playwright install`)."""
     require_file(CHROMIUM)
     sync_api = require_module("playwright.sync_api")
@@ -96,7 +99,8 @@ def chromium() -> Iterator:
         chromium.close()
 
 
-def new_page(browser) -> Iterator:
+@pytest.fixture
+def page(browser) -> Iterator:
     """A page in its own context, closed afterwards."""
     context = browser.new_context(ignore_https_errors=True)  # self-signed test certificate
     yield context.new_page()

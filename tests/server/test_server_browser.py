@@ -8,42 +8,23 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
 
 import pytest
 from browser_stack import (
     PAGE_TIMEOUT_MS,
     TOKEN,
     Publisher,
-    Site,
-    chromium,
-    new_page,
     open_page,
     publish,
     room_data,
-    running_site,
 )
 
+pytest_plugins = ["browser_stack"]  # its fixtures: site, browser, page (one stack and one Chromium per module)
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("status-page")]  # one stack, one Chromium
 
 GRADES = {"Excellent", "Good", "Fair", "Poor"}
 SCREENSHOT_ENV = "SWARMDEPLOY_STATUS_SCREENSHOT"  # docs/status-page.md: where to keep the screenshot
 SCREENSHOT_SECONDS = 60
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    yield from running_site(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    yield from chromium()
-
-
-@pytest.fixture
-def page(browser) -> Iterator:
-    yield from new_page(browser)
 
 
 def _state(page) -> dict:

@@ -4,39 +4,19 @@ when the gap is past the history bound (swarm-resume.js; protocol in docs/resume
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from browser_stack import (
     HISTORY_LIMIT,
     PAGE_TIMEOUT_MS,
     Publisher,
-    Site,
-    chromium,
-    new_page,
     open_page,
     publish,
     restart_instance,
     room_data,
-    running_site,
 )
 
+pytest_plugins = ["browser_stack"]  # its fixtures: site, browser, page (one stack and one Chromium per module)
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("status-page-resume")]  # one stack, one Chromium
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    yield from running_site(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    yield from chromium()
-
-
-@pytest.fixture
-def page(browser) -> Iterator:
-    yield from new_page(browser)
 
 
 def test_resume_across_cut_connections_delivers_every_event_once_in_order(site, page):
