@@ -45,7 +45,10 @@ class Tally:
     connects: int = 0
     failures: Counter[str] = field(default_factory=Counter)  # failed connection attempts, by cause
     disconnects: Counter[str] = field(default_factory=Counter)  # by reason, as socket.io-client names them
-    served_again_s: list[float] = field(default_factory=list)  # a disconnect -> the next pong
+    # An outage: from a disconnect to the next pong. A client can lose its new connection before that pong (it
+    # reconnected through an nginx worker that was still draining): two disconnects, one outage.
+    outages: int = 0
+    served_again_s: list[float] = field(default_factory=list)  # each outage's length
     pongs: int = 0
     connected_now: int = 0
 
@@ -189,7 +192,9 @@ async def _client(index: int, fleet: Fleet, tally: Tally, stop: asyncio.Event) -
                 failed_in_a_row += 1
             if stop.is_set():
                 return
-            outage.since = outage.since or time.monotonic()
+            if outage.since is None:
+                outage.since = time.monotonic()
+                tally.outages += 1
             first, ceiling = fleet.delay
             wait = min(first * 2 ** failed_in_a_row, ceiling) * random.uniform(0.5, 1.5)
             try:

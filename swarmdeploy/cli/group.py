@@ -29,7 +29,8 @@ def report_findings(findings: list[Finding]) -> None:
 EXTRA_MODULES = {
     "server": ("flask", "flask_socketio", "socketio", "engineio", "gunicorn", "gevent", "packaging",
                "simple_websocket", "redis", "prometheus_client", "orjson"),
-    "verify": ("rich", "websockets", "sslyze", "nassl", "cryptography", "testinfra", "playwright", "aiohttp"),
+    "verify": ("rich", "websockets", "sslyze", "nassl", "cryptography", "testinfra", "playwright", "aiohttp",
+               "uvloop"),
 }
 
 

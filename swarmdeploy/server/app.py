@@ -18,7 +18,7 @@ from swarmdeploy.server.instances import Roster
 from swarmdeploy.server.metrics import HandshakeErrorCounter, Metrics
 from swarmdeploy.server.queue import MessageQueue
 from swarmdeploy.server.routes import register_routes
-from swarmdeploy.server.runtime import close_transports_on_stop, tune_gc, tune_gevent
+from swarmdeploy.server.runtime import RefuseNewSessionsWhileStopping, close_transports_on_stop, tune_gc, tune_gevent
 
 
 def _cors(origins: tuple[str, ...]) -> str | list[str] | None:
@@ -79,14 +79,19 @@ def create_app(config: ServerConfig | Mapping[str, Any] | None = None) -> Flask:
     register_routes(app, settings, metrics, publisher, queue, roster)
     # Wrap after SocketIO(app) installed its middleware, so refused handshakes are seen.
     app.wsgi_app = HandshakeErrorCounter(app.wsgi_app, settings.socketio_path, metrics)  # type: ignore[method-assign]
+    refuse = RefuseNewSessionsWhileStopping(app.wsgi_app, settings.socketio_path)
+    app.wsgi_app = refuse  # type: ignore[method-assign]
     metrics.watch(socketio.server, queue, history)
     app.extensions["swarmdeploy"] = {"socketio": socketio, "metrics": metrics, "history": history,
                                      "publisher": publisher, "queue": queue}
-    close_transports_on_stop(socketio, publisher.send_at_once)
+    close_transports_on_stop(socketio, publisher.send_at_once, refuse)
     if queue is not None:
         queue.listen_now(socketio.server)
     roster.start(socketio)
     if settings.async_mode == "gevent":
         tune_gevent()
+        from swarmdeploy.server import websocket  # imports gevent: only in gevent mode
+
+        websocket.install(socketio.server.eio)
     tune_gc()
     return app

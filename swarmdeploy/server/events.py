@@ -58,10 +58,8 @@ def register_events(socketio: SocketIO, config: ServerConfig, metrics: Metrics, 
     def disconnect(*reason: Any) -> None:
         metrics.client_disconnected(*reason)  # python-socketio 5.12+ passes engineio's reason
 
-    pongs = metrics.emitted.labels("pong")
-
     def pong(payload: Any) -> dict[str, Any]:
-        pongs.inc()
+        metrics.pongs_sent += 1
         return {"payload": payload, "time": time.time(), "instance": instance}
 
     def ping(sid: str, payload: Any = None) -> dict[str, Any]:

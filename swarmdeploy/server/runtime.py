@@ -12,6 +12,7 @@ import gc
 import signal
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 # gen0 collections after this many net allocations (default 700); older generations every
 # 20 / 100 younger collections (defaults 10 / 10).
@@ -29,8 +30,8 @@ def tune_gc() -> None:
 def tune_gevent() -> None:
     """Greenlets stop recording who spawned them (gevent's `track_greenlet_tree`, on by default).
 
-    Each WebSocket has two long-lived greenlets (gunicorn's handler and simple-websocket's
-    reader), and each kept its spawning stack (~17 `_Frame` objects with their code and line
+    Each WebSocket has two long-lived greenlets (gunicorn's handler, which reads the frames,
+    websocket.py, and python-engineio's writer), and each kept its spawning stack (~17 `_Frame` objects with their code and line
     references), a weak reference to its spawner and the spawn-tree locals: ~5 KiB per
     connection (docs/benchmarks.md). Only gevent's debugging output (`spawning_stack`,
     `gevent.util.GreenletTree`) reads them. Read at every Greenlet creation, so setting it while
@@ -41,7 +42,28 @@ def tune_gevent() -> None:
     gevent.config.track_greenlet_tree = False
 
 
-def close_transports_on_stop(socketio: Any, before_closing: Callable[[], None]) -> None:
+class RefuseNewSessionsWhileStopping:
+    """WSGI: once the worker is stopping, a request that would open a new Engine.IO session (no `sid`) is
+    answered 503, which nginx passes to the next instance (`proxy_next_upstream ... http_503` in the site),
+    rather than accepted and closed moments later. gunicorn's worker accepts for up to a second after SIGTERM,
+    and an nginx worker that accepted a client before a drain's reload can still forward it afterwards (a
+    stopping instance's log shows such late connections: gunicorn's "Socket error processing request")."""
+
+    def __init__(self, app: Callable[..., Any], socketio_path: str) -> None:
+        self.app = app
+        self.prefix = socketio_path.rstrip("/") + "/"
+        self.stopping = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if (self.stopping and environ.get("PATH_INFO", "").startswith(self.prefix)
+                and "sid" not in parse_qs(environ.get("QUERY_STRING", ""))):
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "0")])
+            return [b"This instance is stopping: connect again (nginx tries the next instance itself).\n"]
+        return self.app(environ, start_response)
+
+
+def close_transports_on_stop(socketio: Any, before_closing: Callable[[], None],
+                             refuse: RefuseNewSessionsWhileStopping) -> None:
     """On gunicorn's graceful stop (SIGTERM to the worker: systemd's and the process manager's stop), call
     `before_closing` (the publisher sends what it holds), then close every client's transport, rather than keep
     the WebSockets open until gunicorn's graceful_timeout.
@@ -70,6 +92,7 @@ def close_transports_on_stop(socketio: Any, before_closing: Callable[[], None]) 
             socketio.sleep(CLOSE_AGAIN_EVERY)
 
     def stop(signum: int, frame: Any) -> None:
+        refuse.stopping = True
         socketio.start_background_task(close_until_exit)
         gunicorns(signum, frame)
 

@@ -213,3 +213,17 @@ def test_gevent_mode_stops_recording_greenlet_spawn_trees():
     assert gevent.config.track_greenlet_tree is True
     create_app({**BASE, "SWARMDEPLOY_ASYNC_MODE": "gevent"})
     assert gevent.config.track_greenlet_tree is False
+
+
+def test_a_stopping_instance_sends_new_sessions_to_the_next_one():
+    """What the worker's SIGTERM handler sets (runtime.close_transports_on_stop): new Engine.IO sessions get 503,
+    which the site's `proxy_next_upstream ... http_503` passes to the next instance; everything else is served."""
+    app = create_app(BASE)
+    client = app.test_client()
+    handshake = "/socket.io/?EIO=4&transport=polling"
+    assert client.get(handshake).status_code == 200
+    app.wsgi_app.stopping = True
+    refused = client.get(handshake)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "0"
+    assert client.get(f"{handshake}&sid=unknown").status_code == 400  # an existing session's request: Engine.IO's
+    assert client.get("/healthz").status_code == 200

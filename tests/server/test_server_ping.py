@@ -71,3 +71,22 @@ def test_codec_output_means_what_the_standard_library_reads(value) -> None:
     if value == [float("inf")]:
         expected = [None]  # the standard library would write `Infinity`, which JSON.parse refuses
     assert json.loads(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    '{"big": 100000000000000000000000}',  # orjson alone: 1e+23, a float
+    "[-9223372036854775809, 18446744073709551616, 9223372036854775807]",
+    "[1e400, NaN, -Infinity]",  # orjson refuses these; the standard library reads them
+    '"\\ud800"',  # a lone surrogate
+    '{"k": 1, "k": 2}',
+    '[0.1, 1e-7, 2.5e+10, -0, 123456789012345678.5, 3.141592653589793238462643383279]',
+    '["é € 😀", {"nested": [true, false, null]}]',
+])
+def test_codec_reads_what_the_standard_library_reads(text: str) -> None:
+    assert repr(codec.loads(text)) == repr(json.loads(text))  # repr: 1 and 1.0 differ, nan reads alike
+
+
+def test_codec_refuses_what_the_standard_library_refuses() -> None:
+    with pytest.raises(ValueError):
+        codec.loads('["ping", {"s": 1}')
+
