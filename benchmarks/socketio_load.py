@@ -45,8 +45,8 @@ from swarmdeploy.bench.pool import Measured, Pool, processes_for
 from swarmdeploy.bench.procfs import children, cpu_seconds, rss_kib
 from swarmdeploy.bench.target import BenchTarget
 
-# nginx holds two descriptors per client (the client's and the upstream's) in one of its 2 workers, each
-# limited to the 20,000-descriptor hard limit: 10,000 clients fill both when nginx spreads them evenly.
+# What these 2 cores were measured to hold (docs/benchmarks.md). Past it: more cores, and nginx workers' 20,000
+# descriptors each (two per client) once nginx spreads clients unevenly.
 MAX_CLIENTS = 10_000
 GRACE_S = 3.0  # pongs still in flight when the window closes are waited for this long
 

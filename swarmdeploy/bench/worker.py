@@ -67,9 +67,9 @@ class Worker:
             self.progress()
             await asyncio.sleep(PROGRESS_INTERVAL)
         # This process's own collector pauses would count as the server's latency: freeze what the connections
-        # built now, before the warm-up. A collection at the start of the window (~0.1 s at 5,000 clients) held
-        # back every ping due meanwhile, which then went out in one burst inside the window: a p99 of ~100 ms
-        # that was this process's, not the server's.
+        # built now, before the warm-up. A collection at the start of the window held back every ping due
+        # meanwhile, which then went out in one burst inside the window: at 5,000 clients a p99 of ~100 ms
+        # instead of 3-6 ms, this process's and not the server's (docs/benchmarks.md).
         gc.collect()
         gc.freeze()
         return self.counts()

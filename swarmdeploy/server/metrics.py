@@ -67,8 +67,8 @@ class Metrics:
         # The gauge cannot be read back through a public API; healthz needs the number.
         self._clients = 0
         # Pongs, the one event counted per round trip: a plain integer the ping path adds to, moved into the
-        # counter when Prometheus asks. The counter's lock (gevent's, once the worker is patched) cost ~5 µs of
-        # the ~80 µs a round trip costs an instance (docs/benchmarks.md). Exact under gevent, which switches
+        # counter when Prometheus asks. The counter's lock (gevent's, once the worker is patched) took ~6 % of an
+        # instance's busy samples in py-spy (docs/benchmarks.md). Exact under gevent, which switches
         # only where a greenlet blocks; under threads two increments can rarely race (a metric, not a ledger).
         self.pongs_sent = 0
         self._pongs_counted = 0

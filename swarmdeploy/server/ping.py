@@ -4,9 +4,10 @@
 status page, the benchmark's clients and `swarmdeploy bench` send once a second each. python-socketio
 would decode it into a Packet, start a greenlet for the handler, then build, inspect for binary data and
 route the `pong` through its client manager; here the answer is one JSON encode and one Engine.IO send,
-to the same client, written at once when nothing is ahead of it (`send_now`). Every other message (another event, a ping with
-an acknowledgement id or several arguments, binary data, a client not connected to the namespace) goes
-to python-socketio unchanged, and its `ping` handler (events.py) answers those pings the same way.
+to the same client, written at once when nothing is ahead of it (`send_now`). Every other message (another
+event, a ping with an acknowledgement id or several arguments, binary data, a client not connected to the
+namespace) goes to python-socketio unchanged, and its `ping` handler (events.py) answers those pings the
+same way.
 """
 
 from __future__ import annotations

@@ -31,11 +31,12 @@ def tune_gevent() -> None:
     """Greenlets stop recording who spawned them (gevent's `track_greenlet_tree`, on by default).
 
     Each WebSocket has two long-lived greenlets (gunicorn's handler, which reads the frames,
-    websocket.py, and python-engineio's writer), and each kept its spawning stack (~17 `_Frame` objects with their code and line
-    references), a weak reference to its spawner and the spawn-tree locals: ~5 KiB per
-    connection (docs/benchmarks.md). Only gevent's debugging output (`spawning_stack`,
-    `gevent.util.GreenletTree`) reads them. Read at every Greenlet creation, so setting it while
-    the app loads covers every connection greenlet (the same as GEVENT_TRACK_GREENLET_TREE=0).
+    websocket.py, and python-engineio's writer), and each kept its spawning stack (~17 `_Frame`
+    objects with their code and line references), a weak reference to its spawner and the spawn-tree
+    locals: ~5 KiB per connection (docs/benchmarks.md). Only gevent's debugging output
+    (`spawning_stack`, `gevent.util.GreenletTree`) reads them. Read at every Greenlet creation, so
+    setting it while the app loads covers every connection greenlet (the same as
+    GEVENT_TRACK_GREENLET_TREE=0).
     """
     import gevent
 
